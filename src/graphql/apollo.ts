@@ -1,0 +1,103 @@
+/**
+ * The Apollo Server instance: schema, plugins and the error policy.
+ *
+ * Error policy: errors raised on purpose (GraphQLErrors: business failures, invalid input, parse and validation
+ * errors) reach the client as they are. Anything else is unexpected: it is logged with the request id and replaced by
+ * a generic INTERNAL_SERVER_ERROR, or SERVICE_UNAVAILABLE when the database cannot be reached, so no stack trace,
+ * SQL text or driver message ever leaves the server.
+ */
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { GraphQLConfig } from '../config/index.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { GraphQLContext } from './context.js';
+import { ErrorCode } from './errors.js';
+
+/** True when the error was raised on purpose and its message and code are meant for the client. */
+function isIntended(error: unknown): boolean {
+  return error instanceof GraphQLError;
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (isIntended(original)) {
+    // Drop anything Apollo may have attached for debugging.
+    const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  if (isDatabaseUnavailable(original)) {
+    return {
+      message: 'The database is unavailable. Retry later.',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+    };
+  }
+  return {
+    message: 'Unexpected server error.',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}
+
+/** Logs every unexpected error with the operation's request id (the client only sees the masked version). */
+function errorLoggingPlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (isIntended(original)) continue;
+            const level = isDatabaseUnavailable(original) ? 'warn' : 'error';
+            contextValue.log[level]({ err: original, path: error.path, operationName }, 'resolver failed');
+          }
+        },
+      };
+    },
+  };
+}
+
+export function createApolloServer(options: {
+  schema: GraphQLSchema;
+  config: GraphQLConfig;
+  logger: Logger;
+  plugins?: ApolloServerPlugin<GraphQLContext>[];
+}): ApolloServer<GraphQLContext> {
+  return new ApolloServer<GraphQLContext>({
+    schema: options.schema,
+    introspection: options.config.introspection,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: true,
+    formatError,
+    logger: {
+      debug: (message) => options.logger.debug(message),
+      info: (message) => options.logger.info(message),
+      warn: (message) => options.logger.warn(message),
+      error: (message) => options.logger.error(message),
+    },
+    plugins: [
+      // This API sets no cache hints; the default cache-control plugin would wrap every resolver for nothing.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      options.config.landingPage
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
+      errorLoggingPlugin(),
+      ...(options.plugins ?? []),
+    ],
+  });
+}

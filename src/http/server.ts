@@ -1,0 +1,243 @@
+/**
+ * The HTTP layer, on node:http: routing, request ids, body limits, authentication and the hand-off to Apollo's
+ * `executeHTTPGraphQLRequest`. It answers malformed HTTP itself (400, 413, 415) with GraphQL-shaped error bodies, so
+ * nothing a client sends can crash the process or surface as a 500.
+ *
+ * Other capabilities (probes, metrics) register routes in `routes`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import { resolvePrincipal, type Principal } from '../auth/principal.js';
+import type { HttpConfig } from '../config/index.js';
+import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { SqlStats } from '../db/instrument.js';
+import { createContext, type GraphQLContext } from '../graphql/context.js';
+import { BusinessError, ErrorCode } from '../graphql/errors.js';
+import type { Logger } from '../observability/logger.js';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  config: HttpConfig;
+  maxBatchSize: number;
+  apollo: ApolloServer<GraphQLContext>;
+  database: Database;
+  logger: Logger;
+  /** Extra routes by exact path (e.g. probes); /graphql is built in. */
+  routes?: Map<string, RouteHandler>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const JSON_CONTENT_TYPE = /^application\/(?:graphql-response\+)?json\s*(?:;|$)/i;
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+function sendError(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: error.code } }] }, error.headers);
+}
+
+/** Reads the body up to `maxBytes`; larger bodies are refused with 413 without buffering them. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${maxBytes} bytes.`, {
+    connection: 'close',
+  });
+}
+
+async function parseGraphQLBody(req: IncomingMessage, config: HttpConfig, maxBatchSize: number): Promise<unknown> {
+  const contentType = req.headers['content-type'] ?? '';
+  if (!JSON_CONTENT_TYPE.test(contentType)) {
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'POST /graphql takes a JSON body: send "Content-Type: application/json".',
+      { accept: 'application/json' },
+    );
+  }
+  const raw = await readBody(req, config.maxBodyBytes);
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+  }
+  if (Array.isArray(body) && body.length > maxBatchSize) {
+    throw new HttpError(
+      400,
+      'BATCH_TOO_LARGE',
+      `A batched request may hold at most ${maxBatchSize} operations (got ${body.length}).`,
+    );
+  }
+  return body;
+}
+
+function clientIp(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export function createHttpServer(options: HttpServerOptions): Server {
+  const { apollo, database, logger, config } = options;
+  const routes = options.routes ?? new Map<string, RouteHandler>();
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, requestId: string, url: URL) {
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      res.writeHead(204, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers':
+          'content-type, authorization, idempotency-key, x-request-id, apollo-require-preflight, x-apollo-operation-name',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+    if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'Use GET or POST for /graphql.', { allow: 'GET, POST' });
+    }
+    const body = method === 'POST' ? await parseGraphQLBody(req, config, options.maxBatchSize) : undefined;
+
+    // Who is asking: the whole request is refused before execution when the credentials are bad.
+    let principal: Principal;
+    const startedStats = new SqlStats();
+    const authDb = database.forOperation(startedStats);
+    try {
+      principal = await resolvePrincipal(authDb, req.headers.authorization, clientIp(req));
+    } catch (error) {
+      if (error instanceof BusinessError) {
+        throw new HttpError(401, ErrorCode.UNAUTHENTICATED, error.message, { 'www-authenticate': 'Bearer' });
+      }
+      if (isDatabaseUnavailable(error)) {
+        throw new HttpError(503, ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable. Retry later.', {
+          'retry-after': '1',
+        });
+      }
+      throw error;
+    }
+
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let context: GraphQLContext | undefined;
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: method === 'HEAD' ? 'GET' : method, headers, search: url.search, body },
+      context: async () => {
+        context = createContext({
+          requestId,
+          principal,
+          database,
+          sqlStats: startedStats,
+          log: logger.child({ requestId }),
+        });
+        return context;
+      },
+    });
+
+    res.statusCode = response.status ?? 200;
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    res.setHeader('access-control-allow-origin', '*');
+    if (response.body.kind === 'complete') {
+      res.setHeader('content-length', Buffer.byteLength(response.body.string));
+      res.end(method === 'HEAD' ? undefined : response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+    return { statements: startedStats.statements, sqlMs: startedStats.sqlMs, context };
+  }
+
+  const server = createServer(async (req, res) => {
+    const startedAt = performance.now();
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendError(res, new HttpError(400, 'BAD_REQUEST', 'Malformed request URL.'));
+      return;
+    }
+    let figures: { statements: number; sqlMs: number } | undefined;
+    try {
+      const route = routes.get(url.pathname);
+      if (url.pathname === '/graphql') {
+        figures = await handleGraphQL(req, res, requestId, url);
+      } else if (route) {
+        await route(req, res, requestId);
+      } else {
+        throw new HttpError(404, 'NOT_FOUND', `No route for ${url.pathname}. GraphQL is served at /graphql.`);
+      }
+    } catch (error) {
+      if (res.headersSent) {
+        logger.error({ err: error, requestId }, 'request failed after the response started');
+        res.destroy();
+      } else if (error instanceof HttpError) {
+        sendError(res, error);
+      } else {
+        logger.error({ err: error, requestId }, 'request failed');
+        sendError(res, new HttpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected server error.'));
+      }
+    }
+    const entry = {
+      requestId,
+      method: req.method,
+      path: url.pathname,
+      status: res.statusCode,
+      durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+      ...(figures && { statements: figures.statements, sqlMs: Math.round(figures.sqlMs * 100) / 100 }),
+    };
+    if (url.pathname === '/graphql') logger.info(entry, 'request completed');
+    else logger.debug(entry, 'request completed');
+  });
+
+  // Bound slow clients: a request must arrive in full within 30 s, headers within 10 s.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}

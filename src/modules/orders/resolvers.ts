@@ -1,0 +1,67 @@
+/**
+ * Resolvers for schema/orders.graphql.
+ */
+import type { OrderStatus, Resolvers } from '../../generated/graphql.js';
+import { badUserInput } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
+import { mustExist } from '../../graphql/relations.js';
+import { insertOrder, listOrders, type OrderListArgs, type PlaceOrderCommand } from './data.js';
+
+const MAX_ITEMS = 100;
+const MAX_QUANTITY = 1000;
+
+export function parseOrderListArgs(args: {
+  first?: number | null;
+  after?: string | null;
+  status?: OrderStatus | null;
+}): OrderListArgs {
+  return { ...parsePageArgs('o', args), status: args.status ?? null };
+}
+
+function validatePlaceOrder(input: {
+  userId: string;
+  items: Array<{ productId: string; quantity: number }>;
+}): PlaceOrderCommand {
+  if (input.items.length < 1 || input.items.length > MAX_ITEMS) {
+    throw badUserInput(`input.items must hold 1 to ${MAX_ITEMS} items (got ${input.items.length}).`, 'input.items');
+  }
+  const seen = new Set<number>();
+  const items = input.items.map((item, i) => {
+    const productId = parseId(item.productId, `input.items[${i}].productId`);
+    if (seen.has(productId)) {
+      throw badUserInput(`Product ${productId} appears twice: list each product once.`, `input.items[${i}].productId`);
+    }
+    seen.add(productId);
+    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > MAX_QUANTITY) {
+      throw badUserInput(`quantity must be 1 to ${MAX_QUANTITY} (got ${item.quantity}).`, `input.items[${i}].quantity`);
+    }
+    return { productId, quantity: item.quantity };
+  });
+  return { userId: parseId(input.userId, 'input.userId'), items };
+}
+
+export const orderResolvers: Resolvers = {
+  Query: {
+    order: (_parent, args, ctx) => ctx.loaders.orderById.load(parseId(args.id, 'id')),
+    orders: async (_parent, args, ctx) => {
+      const listArgs = parseOrderListArgs(args);
+      return toConnection('o', await listOrders(ctx.db, listArgs), listArgs.first);
+    },
+  },
+  Mutation: {
+    placeOrder: async (_parent, { input }, ctx) => {
+      const command = validatePlaceOrder(input);
+      const order = await ctx.db.transaction((tx) => insertOrder(tx, command));
+      return { order };
+    },
+  },
+  Order: {
+    user: (order, _args, ctx) => mustExist(ctx.loaders.userById.load(order.userId), 'User', order.userId),
+    items: (order, _args, ctx) => ctx.loaders.itemsByOrderId.load(order.id),
+    payments: (order, _args, ctx) => ctx.loaders.paymentsByOrderId.load(order.id),
+  },
+  OrderItem: {
+    product: (item, _args, ctx) => mustExist(ctx.loaders.productById.load(item.productId), 'Product', item.productId),
+  },
+};

@@ -1,0 +1,46 @@
+/**
+ * Resolvers for schema/users.graphql.
+ */
+import type { Resolvers } from '../../generated/graphql.js';
+import { badUserInput } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
+import { parseOrderListArgs } from '../orders/resolvers.js';
+import { insertUser, listUsers } from './data.js';
+
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function validateNewUser(input: { email: string; name: string }): { email: string; name: string } {
+  const email = input.email.trim();
+  const name = input.name.trim();
+  if (email.length > 254 || !EMAIL_PATTERN.test(email)) {
+    throw badUserInput('input.email must be an email address (at most 254 characters).', 'input.email');
+  }
+  if (name.length < 1 || name.length > 200) {
+    throw badUserInput('input.name must be 1 to 200 characters.', 'input.name');
+  }
+  return { email, name };
+}
+
+export const userResolvers: Resolvers = {
+  Query: {
+    user: (_parent, args, ctx) => ctx.loaders.userById.load(parseId(args.id, 'id')),
+    users: async (_parent, args, ctx) => {
+      const page = parsePageArgs('u', args);
+      return toConnection('u', await listUsers(ctx.db, page), page.first);
+    },
+  },
+  Mutation: {
+    createUser: async (_parent, { input }, ctx) => {
+      const user = await insertUser(ctx.db, validateNewUser(input));
+      return { user };
+    },
+  },
+  User: {
+    orders: async (user, args, ctx) => {
+      const listArgs = parseOrderListArgs(args);
+      const rows = await ctx.loaders.orderPagesByUserId(listArgs).load(user.id);
+      return toConnection('o', rows, listArgs.first);
+    },
+  },
+};
