@@ -10,7 +10,7 @@ export type { Logger };
 export function createLogger(level: LogLevel): Logger {
   return pino({
     level,
-    base: { service: 'ledger-graphql' },
+    base: { service: 'ledger-graphql', pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Never log credentials, even by accident.
     redact: { paths: ['req.headers.authorization', '*.authorization', '*.token'], censor: '[redacted]' },
