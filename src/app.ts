@@ -39,7 +39,12 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     throw error;
   }
 
-  const apollo = createApolloServer({ schema: buildSchema(), config: config.graphql, logger });
+  const apollo = createApolloServer({
+    schema: buildSchema(),
+    config: config.graphql,
+    queryLimits: config.queryLimits,
+    logger,
+  });
   await apollo.start();
   const server = createHttpServer({
     config: config.http,

@@ -36,6 +36,22 @@ export interface GraphQLConfig {
   landingPage: boolean;
   /** Most operations one batched HTTP request may hold. */
   maxBatchSize: number;
+  /** `jit` compiles each document once with graphql-jit; `graphql-js` interprets it (the reference executor). */
+  executor: 'jit' | 'graphql-js';
+  /** Report each response's SQL statements and time in `extensions.sql` (never in production). */
+  debugExtensions: boolean;
+}
+
+/** Limits every GraphQL operation must stay within; checked after validation, before any resolver runs. */
+export interface QueryLimits {
+  /** Deepest nesting of field selections. */
+  maxDepth: number;
+  /** Highest estimated cost (see src/query-limits for the formula). */
+  maxCost: number;
+  /** Most aliased fields in one operation. */
+  maxAliases: number;
+  /** Most elements in any one list argument or list variable. */
+  maxListSize: number;
 }
 
 export interface Config {
@@ -46,6 +62,7 @@ export interface Config {
   database: DatabaseConfig;
   redisUrl: string | undefined;
   graphql: GraphQLConfig;
+  queryLimits: QueryLimits;
 }
 
 export class ConfigError extends Error {
@@ -155,10 +172,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       introspection: read.bool('GRAPHQL_INTROSPECTION', !isProduction),
       landingPage: read.bool('GRAPHQL_LANDING_PAGE', !isProduction),
       maxBatchSize: read.int('GRAPHQL_MAX_BATCH_SIZE', 10, 1, 100),
+      executor: read.oneOf('GRAPHQL_EXECUTOR', ['jit', 'graphql-js'] as const, 'jit'),
+      debugExtensions: read.bool('GRAPHQL_DEBUG_EXTENSIONS', false),
+    },
+    queryLimits: {
+      maxDepth: read.int('QUERY_MAX_DEPTH', 10, 1, 1000),
+      maxCost: read.int('QUERY_MAX_COST', 50_000, 1, Number.MAX_SAFE_INTEGER),
+      maxAliases: read.int('QUERY_MAX_ALIASES', 30, 0, 100_000),
+      maxListSize: read.int('QUERY_MAX_LIST_SIZE', 100, 1, 1_000_000),
     },
     ...overrides,
   };
 
+  if (config.isProduction && config.graphql.debugExtensions) {
+    read.problems.push('GRAPHQL_DEBUG_EXTENSIONS cannot be enabled in production: it exposes query internals');
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

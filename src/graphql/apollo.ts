@@ -17,11 +17,13 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import type { GraphQLConfig } from '../config/index.js';
+import type { GraphQLConfig, QueryLimits } from '../config/index.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { Logger } from '../observability/logger.js';
+import { createQueryLimitsPlugin } from '../query-limits/index.js';
 import type { GraphQLContext } from './context.js';
 import { ErrorCode } from './errors.js';
+import { createJitGateway } from './executor.js';
 
 /** True when the error was raised on purpose and its message and code are meant for the client. */
 function isIntended(error: unknown): boolean {
@@ -69,14 +71,43 @@ function errorLoggingPlugin(): ApolloServerPlugin<GraphQLContext> {
   };
 }
 
+/**
+ * Records each operation's name on the context (for the request log line) and, when the debug switch is on, reports
+ * the statements and SQL time spent so far in the response's `extensions.sql`. In a batched request the figures are
+ * those of the whole request up to that operation (the operations share one context).
+ */
+function operationStatsPlugin(debugExtensions: boolean): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operationName, contextValue }) {
+          contextValue.operationNames.push(operationName ?? '(anonymous)');
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (!debugExtensions || response.body.kind !== 'single') return;
+          const { statements, sqlMs } = contextValue.sqlStats;
+          response.body.singleResult.extensions = {
+            ...response.body.singleResult.extensions,
+            sql: { statements, timeMs: Math.round(sqlMs * 1000) / 1000 },
+          };
+        },
+      };
+    },
+  };
+}
+
 export function createApolloServer(options: {
   schema: GraphQLSchema;
   config: GraphQLConfig;
+  /** Depth, cost, alias and list-size limits every operation is checked against before it executes. */
+  queryLimits: QueryLimits;
   logger: Logger;
   plugins?: ApolloServerPlugin<GraphQLContext>[];
 }): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
-    schema: options.schema,
+    ...(options.config.executor === 'jit'
+      ? { gateway: createJitGateway(options.schema) }
+      : { schema: options.schema }),
     introspection: options.config.introspection,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: true,
@@ -97,6 +128,8 @@ export function createApolloServer(options: {
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       errorLoggingPlugin(),
+      operationStatsPlugin(options.config.debugExtensions),
+      createQueryLimitsPlugin<GraphQLContext>(options.queryLimits, options.logger),
       ...(options.plugins ?? []),
     ],
   });
