@@ -77,9 +77,15 @@ export async function resetData(db: Db): Promise<void> {
   );
 }
 
-export async function seedDemoData(db: Db, options: SeedOptions = DEFAULT_SEED_OPTIONS): Promise<SeedSummary> {
+/** Seeds in one transaction; with `reset`, existing domain rows are removed first, in the same transaction. */
+export async function seedDemoData(
+  db: Db,
+  options: SeedOptions = DEFAULT_SEED_OPTIONS,
+  { reset = false }: { reset?: boolean } = {},
+): Promise<SeedSummary> {
   const random = createRandom(options.seed);
   return db.transaction(async (tx) => {
+    if (reset) await resetData(tx);
     const userRows = Array.from({ length: options.users }, (_, i) => ({
       email: `user${i + 1}@example.com`,
       name: `${random.pick(FIRST_NAMES)} ${random.pick(LAST_NAMES)}`,

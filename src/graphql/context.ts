@@ -17,6 +17,8 @@ export interface GraphQLContext {
   loaders: Loaders;
   sqlStats: SqlStats;
   log: Logger;
+  /** Names of the operations executed with this context (several in a batched request). */
+  operationNames: string[];
 }
 
 export function createContext(options: {
@@ -27,5 +29,5 @@ export function createContext(options: {
   log: Logger;
 }): GraphQLContext {
   const db = options.database.forOperation(options.sqlStats);
-  return { ...options, db, loaders: createLoaders(db) };
+  return { ...options, db, loaders: createLoaders(db), operationNames: [] };
 }

@@ -187,7 +187,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     }
-    return { statements: startedStats.statements, sqlMs: startedStats.sqlMs, context };
+    return {
+      operationName: context?.operationNames.join(',') || undefined,
+      statements: startedStats.statements,
+      sqlMs: startedStats.sqlMs,
+    };
   }
 
   const server = createServer(async (req, res) => {
@@ -202,7 +206,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       sendError(res, new HttpError(400, 'BAD_REQUEST', 'Malformed request URL.'));
       return;
     }
-    let figures: { statements: number; sqlMs: number } | undefined;
+    let figures: { operationName: string | undefined; statements: number; sqlMs: number } | undefined;
     try {
       const route = routes.get(url.pathname);
       if (url.pathname === '/graphql') {
@@ -229,7 +233,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       path: url.pathname,
       status: res.statusCode,
       durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
-      ...(figures && { statements: figures.statements, sqlMs: Math.round(figures.sqlMs * 100) / 100 }),
+      ...(figures && {
+        operationName: figures.operationName,
+        statements: figures.statements,
+        sqlMs: Math.round(figures.sqlMs * 100) / 100,
+      }),
     };
     if (url.pathname === '/graphql') logger.info(entry, 'request completed');
     else logger.debug(entry, 'request completed');

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { createDatabase } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
-import { DEFAULT_SEED_OPTIONS, isDatabaseEmpty, resetData, seedDemoData } from '../db/seed.js';
+import { DEFAULT_SEED_OPTIONS, isDatabaseEmpty, seedDemoData } from '../db/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,16 +39,11 @@ const config = loadConfig();
 const database = await createDatabase(config.database);
 try {
   await runMigrations(config.database, database);
-  if (!(await isDatabaseEmpty(database.db))) {
-    if (!values.reset) {
-      console.error('The database already has data. Re-run with --reset to replace it with the demo set.');
-      process.exitCode = 1;
-    } else {
-      await resetData(database.db);
-    }
-  }
-  if (process.exitCode !== 1) {
-    const summary = await seedDemoData(database.db, options);
+  if (!values.reset && !(await isDatabaseEmpty(database.db))) {
+    console.error('The database already has data. Re-run with --reset to replace it with the demo set.');
+    process.exitCode = 1;
+  } else {
+    const summary = await seedDemoData(database.db, options, { reset: values.reset });
     console.log(`Seeded the ${database.kind} database: ${JSON.stringify(summary)}`);
   }
 } finally {
