@@ -1,0 +1,148 @@
+/**
+ * The cases and the load generator: one autocannon run (10 connections, JSON POSTs) against one case, with every
+ * response's body compared to the case's expected bytes (captured once before measuring; the data never changes,
+ * so any difference is an error) and every response's latency recorded at full resolution (autocannon's own
+ * histogram rounds to whole milliseconds).
+ */
+import autocannon from 'autocannon';
+
+export const CONNECTIONS = 10;
+
+export interface BenchCase {
+  /** Short key, used in request ids: bench.<key>.<phase>. */
+  key: string;
+  label: string;
+  query: string;
+  /** Which server answers it. */
+  target: 'graphql' | 'reference';
+  /** Nodes the top-level connection must return (a sanity check of the expected body); undefined to skip. */
+  expectedNodes?: number;
+}
+
+const CASE1_QUERY = '{ orders(first: 50) { nodes { id totalCents user { name } payments { amountCents } } } }';
+
+export const CASES: readonly BenchCase[] = [
+  { key: 'c1', label: '1 orders+user+payments', query: CASE1_QUERY, target: 'graphql', expectedNodes: 50 },
+  {
+    key: 'c2',
+    label: '2 orders>items>product',
+    query: '{ orders(first: 50) { nodes { id items { quantity product { name priceCents } } } } }',
+    target: 'graphql',
+    expectedNodes: 50,
+  },
+  {
+    key: 'c3',
+    label: '3 users>orders>payments',
+    query: '{ users(first: 50) { nodes { name orders(first: 5) { nodes { id payments { amountCents } } } } } }',
+    target: 'graphql',
+    expectedNodes: 50,
+  },
+  { key: 'c4', label: '4 __typename', query: '{ __typename }', target: 'graphql' },
+  { key: 'ref', label: '5 reference (case 1)', query: CASE1_QUERY, target: 'reference', expectedNodes: 50 },
+];
+
+export function requestBody(benchCase: BenchCase): string {
+  return JSON.stringify({ query: benchCase.query });
+}
+
+export interface RunResult {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Responses received (any status). */
+  responses: number;
+  durationSeconds: number;
+  non2xx: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  timeouts: number;
+  /** 2xx responses whose body differs from the expected bytes (non-2xx ones are counted in non2xx only). */
+  mismatches: number;
+  /** A few offending bodies or error messages, for the report. */
+  samples: string[];
+}
+
+/** Nearest-rank percentile of ascending `sorted`. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function runLoad(options: {
+  url: string;
+  body: string;
+  expectBody: string;
+  requestId: string;
+  durationSeconds: number;
+  signal: AbortSignal;
+}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    let latencies = new Float64Array(1 << 16);
+    let count = 0;
+    let mismatches = 0;
+    let lastStatus = 0;
+    const samples: string[] = [];
+    const sample = (text: string) => {
+      if (samples.length < 3) samples.push(text.length > 300 ? `${text.slice(0, 300)}…` : text);
+    };
+
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: CONNECTIONS,
+        pipelining: 1,
+        duration: options.durationSeconds,
+        timeout: 10,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': options.requestId },
+        body: options.body,
+        expectBody: options.expectBody,
+      },
+      (error, result) => {
+        options.signal.removeEventListener('abort', onAbort);
+        if (options.signal.aborted) return reject(options.signal.reason);
+        if (error) return reject(error);
+        const sorted = latencies.subarray(0, count).sort();
+        resolve({
+          reqPerSec: result.requests.total / result.duration,
+          p50Ms: percentile(sorted, 50),
+          p99Ms: percentile(sorted, 99),
+          responses: result.requests.total,
+          durationSeconds: result.duration,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          mismatches,
+          samples,
+        });
+      },
+    );
+    instance.on('response', (_client, statusCode, _bytes, ms) => {
+      if (count === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[count++] = ms;
+      lastStatus = statusCode;
+      if (statusCode < 200 || statusCode > 299) sample(`HTTP ${statusCode}`);
+    });
+    // autocannon reports a response's mismatch synchronously right after the response itself.
+    instance.on('reqMismatch', (body) => {
+      if (lastStatus < 200 || lastStatus > 299) return;
+      mismatches++;
+      sample(`unexpected body: ${body}`);
+    });
+    instance.on('reqError', (error) => sample(`request error: ${error.message}`));
+    const onAbort = () => instance.stop();
+    options.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * The hand-written reference for case 1, run by bench/run.ts as a child process of its own: node:http and
+ * postgres.js (same pool settings as the GraphQL server's defaults), no GraphQL, no logging. It answers every
+ * POST /graphql with the first 50 orders (newest first) with their user's name and their payments, using the
+ * minimal batched queries: the page (`order by id desc limit 51`, like the server's "one extra row" page), then
+ * users and payments by `= any($1)` in parallel. The body has exactly the bytes Apollo would send for case 1.
+ * GET /__stats reports how many requests and SQL statements it has served.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import postgres from 'postgres';
+import { readReferenceSettings } from './env.js';
+
+const settings = readReferenceSettings();
+const sql = postgres(settings.databaseUrl, {
+  max: settings.poolMax,
+  idle_timeout: settings.idleTimeoutSeconds,
+  connect_timeout: settings.connectTimeoutSeconds,
+  connection: {
+    application_name: 'ledger-bench-reference',
+    ...(settings.statementTimeoutMs > 0 ? { statement_timeout: settings.statementTimeoutMs } : {}),
+  },
+  onnotice: () => {},
+});
+
+const PAGE_SIZE = 50;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+let requests = 0;
+let statements = 0;
+
+interface OrderRow {
+  id: number;
+  user_id: number;
+  total_cents: number;
+}
+
+/** Case 1's body, and the statements it took. */
+async function ordersPage(): Promise<{ body: string; statements: number }> {
+  let issued = 1;
+  const rows = await sql<OrderRow[]>`select id, user_id, total_cents from orders order by id desc limit ${PAGE_SIZE + 1}`;
+  const page = rows.length > PAGE_SIZE ? rows.slice(0, PAGE_SIZE) : rows;
+  const userIds = [...new Set(page.map((row) => row.user_id))];
+  const orderIds = page.map((row) => row.id);
+  issued += 2;
+  const [users, payments] = await Promise.all([
+    sql<Array<{ id: number; name: string }>>`select id, name from users where id = any(${userIds}::int[])`,
+    sql<Array<{ order_id: number; amount_cents: number }>>`
+      select order_id, amount_cents from payments where order_id = any(${orderIds}::int[]) order by order_id, id`,
+  ]);
+
+  const names = new Map<number, string>();
+  for (const user of users) names.set(user.id, user.name);
+  const paymentsByOrder = new Map<number, Array<{ amountCents: number }>>();
+  for (const payment of payments) {
+    const list = paymentsByOrder.get(payment.order_id);
+    if (list) list.push({ amountCents: payment.amount_cents });
+    else paymentsByOrder.set(payment.order_id, [{ amountCents: payment.amount_cents }]);
+  }
+  const nodes = page.map((order) => {
+    const name = names.get(order.user_id);
+    if (name === undefined) throw new Error(`Broken reference: User ${order.user_id} is missing`);
+    return {
+      id: String(order.id),
+      totalCents: order.total_cents,
+      user: { name },
+      payments: paymentsByOrder.get(order.id) ?? [],
+    };
+  });
+  // Apollo serialises with JSON.stringify(result) + "\n".
+  return { body: `${JSON.stringify({ data: { orders: { nodes } } })}\n`, statements: issued };
+}
+
+function send(res: ServerResponse, status: number, body: string, requestId: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    'access-control-allow-origin': '*',
+  });
+  res.end(body);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const incomingId = req.headers['x-request-id'];
+  const requestId = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+  if (req.method === 'POST' && req.url === '/graphql') {
+    // The body is always case 1's query: drain it, then answer.
+    req.on('data', () => {});
+    req.on('end', () => {
+      ordersPage().then(
+        (result) => {
+          // Counted together, so /__stats never shows half a request.
+          requests++;
+          statements += result.statements;
+          send(res, 200, result.body, requestId);
+        },
+        (error: unknown) => {
+          console.error('reference: request failed', error);
+          send(res, 500, '{"errors":[{"message":"Unexpected server error."}]}\n', requestId);
+        },
+      );
+    });
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/__stats') {
+    send(res, 200, JSON.stringify({ requests, statements }), requestId);
+    return;
+  }
+  send(res, 404, '{"errors":[{"message":"Not found."}]}\n', requestId);
+}
+
+const server = createServer(handle);
+server.keepAliveTimeout = 65_000;
+
+let stopping = false;
+function shutdown(): void {
+  if (stopping) process.exit(1);
+  stopping = true;
+  setTimeout(() => process.exit(1), 10_000).unref();
+  server.close(() => {
+    sql.end({ timeout: 5 }).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+  server.closeIdleConnections();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+// Started with an IPC channel: if the bench process dies, the channel closes and the reference goes too.
+process.on('disconnect', shutdown);
+
+server.listen(settings.port, '127.0.0.1');
