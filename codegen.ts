@@ -24,6 +24,7 @@ const config: CodegenConfig = {
           OrderConnection: '../graphql/mappers.js#OrderConnection',
           OrderItem: '../graphql/mappers.js#OrderItem',
           Payment: '../graphql/mappers.js#Payment',
+          Refund: '../graphql/mappers.js#Refund',
         },
         scalars: {
           ID: { input: 'string', output: 'string | number' },

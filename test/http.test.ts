@@ -7,6 +7,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../src/auth/principal.js';
 import { apiTokens, users } from '../src/db/schema.js';
+import { createPrincipal } from './support/principals.js';
 import { errorCodes, gql, startServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -163,7 +164,8 @@ describe('unexpected failures', () => {
   it('masks a database error: no SQL, no stack, a stable code and partial data', async () => {
     await server.app.database.db.execute(sql`alter table payments rename to payments_moved`);
     try {
-      const res = await gql(server, '{ payment(id: "1") { id } products(first: 1) { nodes { id } } }');
+      const admin = await createPrincipal(server, 'admin');
+      const res = await gql(server, '{ payment(id: "1") { id } products(first: 1) { nodes { id } } }', {}, admin.headers);
       expect(res.status).toBe(200);
       expect(errorCodes(res)).toEqual(['INTERNAL_SERVER_ERROR']);
       expect(res.body.errors![0]!.message).toBe('Unexpected server error.');

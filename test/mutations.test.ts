@@ -5,16 +5,19 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { products } from '../src/db/schema.js';
+import { randomUUID } from 'node:crypto';
+import { createPrincipal, type TestPrincipal } from './support/principals.js';
 import { errorCodes, gql, startServer, unique, type TestServer } from './support/server.js';
 
 let server: TestServer;
 let usd: Array<{ id: string; priceCents: number }>;
 let eur: { id: string };
+let admin: TestPrincipal;
 
 const CREATE_USER = `mutation($input: CreateUserInput!) { createUser(input: $input) { user { id email name createdAt } } }`;
-const PLACE_ORDER = `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+const PLACE_ORDER = `mutation($input: PlaceOrderInput!, $key: String) { placeOrder(input: $input, idempotencyKey: $key) {
   order { id status currency totalCents user { id } items { quantity unitPriceCents product { id } } payments { id } } } }`;
-const PAY_ORDER = `mutation($input: PayOrderInput!) { payOrder(input: $input) {
+const PAY_ORDER = `mutation($input: PayOrderInput!, $key: String) { payOrder(input: $input, idempotencyKey: $key) {
   payment { id amountCents currency status order { id } } order { id status payments { amountCents } } } }`;
 
 async function count(table: string): Promise<number> {
@@ -26,16 +29,22 @@ async function count(table: string): Promise<number> {
 }
 
 async function createUser(): Promise<string> {
-  const res = await gql(server, CREATE_USER, { input: { email: `buyer-${unique()}@example.com`, name: 'Buyer' } });
+  const res = await gql(server, CREATE_USER, { input: { email: `buyer-${unique()}@example.com`, name: 'Buyer' } }, admin.headers);
   return res.body.data!.createUser.user.id;
 }
 
 async function placeOrder(userId: string, items: Array<{ productId: string; quantity: number }>) {
-  return gql(server, PLACE_ORDER, { input: { userId, items } });
+  return gql(server, PLACE_ORDER, { input: { userId, items }, key: randomUUID() }, admin.headers);
+}
+
+/** payOrder as an admin, with a fresh idempotency key (idempotency itself is tested in idempotency.test.ts). */
+function payOrder(input: { orderId: string; amountCents: number }) {
+  return gql(server, PAY_ORDER, { input, key: randomUUID() }, admin.headers);
 }
 
 beforeAll(async () => {
   server = await startServer();
+  admin = await createPrincipal(server, 'admin');
   const rows = await server.app.database.db
     .insert(products)
     .values([
@@ -52,19 +61,19 @@ afterAll(() => server?.close());
 describe('createUser', () => {
   it('creates a user and trims its fields', async () => {
     const email = `ada-${unique()}@example.com`;
-    const res = await gql(server, CREATE_USER, { input: { email: `  ${email} `, name: ' Ada ' } });
+    const res = await gql(server, CREATE_USER, { input: { email: `  ${email} `, name: ' Ada ' } }, admin.headers);
     expect(res.body.errors).toBeUndefined();
     const user = res.body.data!.createUser.user;
     expect(user).toMatchObject({ email, name: 'Ada' });
-    const fetched = await gql(server, `query($id: ID!) { user(id: $id) { email } }`, { id: user.id });
+    const fetched = await gql(server, `query($id: ID!) { user(id: $id) { email } }`, { id: user.id }, admin.headers);
     expect(fetched.body.data!.user.email).toBe(email);
   });
 
   it('refuses a taken email regardless of case with EMAIL_TAKEN', async () => {
     const email = `grace-${unique()}@example.com`;
-    await gql(server, CREATE_USER, { input: { email, name: 'Grace' } });
+    await gql(server, CREATE_USER, { input: { email, name: 'Grace' } }, admin.headers);
     const before = await count('users');
-    const res = await gql(server, CREATE_USER, { input: { email: email.toUpperCase(), name: 'Grace again' } });
+    const res = await gql(server, CREATE_USER, { input: { email: email.toUpperCase(), name: 'Grace again' } }, admin.headers);
     expect(errorCodes(res)).toEqual(['EMAIL_TAKEN']);
     expect(res.body.data).toEqual({ createUser: null });
     expect(await count('users')).toBe(before);
@@ -77,11 +86,11 @@ describe('createUser', () => {
       { email: `ok-${unique()}@example.com`, name: '   ' },
       { email: `ok-${unique()}@example.com`, name: 'n'.repeat(201) },
     ]) {
-      const res = await gql(server, CREATE_USER, { input });
+      const res = await gql(server, CREATE_USER, { input }, admin.headers);
       expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
       expect(res.body.errors![0]!.extensions!.argument).toMatch(/^input\./);
     }
-    const missing = await gql(server, CREATE_USER, { input: { email: 'a@b.co' } });
+    const missing = await gql(server, CREATE_USER, { input: { email: 'a@b.co' } }, admin.headers);
     expect(errorCodes(missing)).toEqual(['BAD_USER_INPUT']);
   });
 });
@@ -139,30 +148,33 @@ describe('payOrder', () => {
 
   it('keeps the order PENDING until fully paid, then PAID', async () => {
     const order = await pendingOrder(2);
-    const part = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: 1000 } });
+    const part = await payOrder({ orderId: order.id, amountCents: 1000 });
     expect(part.body.errors).toBeUndefined();
     expect(part.body.data!.payOrder).toMatchObject({
       payment: { amountCents: 1000, currency: 'USD', status: 'SUCCEEDED', order: { id: order.id } },
       order: { id: order.id, status: 'PENDING', payments: [{ amountCents: 1000 }] },
     });
-    const rest = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: order.totalCents - 1000 } });
+    const rest = await payOrder({ orderId: order.id, amountCents: order.totalCents - 1000 });
     expect(rest.body.data!.payOrder.order).toMatchObject({
       status: 'PAID',
       payments: [{ amountCents: 1000 }, { amountCents: order.totalCents - 1000 }],
     });
-    const payment = await gql(server, `query($id: ID!) { payment(id: $id) { amountCents order { status } } }`, {
-      id: rest.body.data!.payOrder.payment.id,
-    });
+    const payment = await gql(
+      server,
+      `query($id: ID!) { payment(id: $id) { amountCents order { status } } }`,
+      { id: rest.body.data!.payOrder.payment.id },
+      admin.headers,
+    );
     expect(payment.body.data!.payment).toEqual({ amountCents: order.totalCents - 1000, order: { status: 'PAID' } });
   });
 
   it('refuses paying a paid order (ORDER_ALREADY_PAID) and overpaying (BAD_USER_INPUT), writing nothing', async () => {
     const order = await pendingOrder();
-    const over = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: order.totalCents + 1 } });
+    const over = await payOrder({ orderId: order.id, amountCents: order.totalCents + 1 });
     expect(errorCodes(over)).toEqual(['BAD_USER_INPUT']);
-    await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: order.totalCents } });
+    await payOrder({ orderId: order.id, amountCents: order.totalCents });
     const before = await count('payments');
-    const again = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: 1 } });
+    const again = await payOrder({ orderId: order.id, amountCents: 1 });
     expect(errorCodes(again)).toEqual(['ORDER_ALREADY_PAID']);
     expect(again.body.data).toEqual({ payOrder: null });
     expect(await count('payments')).toBe(before);
@@ -171,16 +183,16 @@ describe('payOrder', () => {
   it('rejects bad amounts, unknown orders and unpayable orders', async () => {
     const order = await pendingOrder();
     for (const amountCents of [0, -5]) {
-      const res = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents } });
+      const res = await payOrder({ orderId: order.id, amountCents });
       expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
     }
-    const fractional = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: 1.5 } });
+    const fractional = await payOrder({ orderId: order.id, amountCents: 1.5 });
     expect(errorCodes(fractional)).toEqual(['BAD_USER_INPUT']);
-    const unknown = await gql(server, PAY_ORDER, { input: { orderId: '999999', amountCents: 100 } });
+    const unknown = await payOrder({ orderId: '999999', amountCents: 100 });
     expect(errorCodes(unknown)).toEqual(['NOT_FOUND']);
 
     await server.app.database.db.execute(sql`update orders set status = 'CANCELLED' where id = ${Number(order.id)}`);
-    const cancelled = await gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: 100 } });
+    const cancelled = await payOrder({ orderId: order.id, amountCents: 100 });
     expect(errorCodes(cancelled)).toEqual(['ORDER_NOT_PAYABLE']);
   });
 
@@ -188,7 +200,7 @@ describe('payOrder', () => {
     const order = await pendingOrder();
     const share = Math.ceil(order.totalCents / 3);
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => gql(server, PAY_ORDER, { input: { orderId: order.id, amountCents: share } })),
+      Array.from({ length: 8 }, () => payOrder({ orderId: order.id, amountCents: share })),
     );
     const succeeded = results.filter((r) => !r.body.errors);
     expect(succeeded.length).toBe(2);

@@ -4,20 +4,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../src/db/seed.js';
-import { errorCodes, gql, startServer, type GraphQLResponse, type TestServer } from './support/server.js';
+import { clientAs } from './support/principals.js';
+import { errorCodes, gql, startServer, type Client, type GraphQLResponse, type TestServer } from './support/server.js';
 
 let server: TestServer;
+/** Reads here are an admin's: who may read what is tested in access.test.ts. */
+let admin: Client;
 
 beforeAll(async () => {
   server = await startServer();
   await seedDemoData(server.app.database.db, { users: 12, products: 8, ordersPerUser: 3, seed: 7 });
+  admin = await clientAs(server, 'admin'); // user 13
 });
 afterAll(() => server?.close());
 
 describe('single lookups', () => {
   it('returns a user, product, order and payment by id', async () => {
     const res = await gql(
-      server,
+      admin,
       `{ user(id: "1") { id email name createdAt }
          product(id: "2") { id sku name priceCents currency }
          order(id: "3") { id status currency totalCents createdAt }
@@ -36,18 +40,18 @@ describe('single lookups', () => {
   });
 
   it('returns null for an unknown id and BAD_USER_INPUT for a malformed one', async () => {
-    const unknown = await gql(server, `{ user(id: "999999") { id } order(id: "2147483647") { id } }`);
+    const unknown = await gql(admin, `{ user(id: "999999") { id } order(id: "2147483647") { id } }`);
     expect(unknown.body).toEqual({ data: { user: null, order: null } });
 
     for (const id of ['abc', '0', '-1', '1.5', '2147483648', '', ' 1', '01']) {
-      const res = await gql(server, `query($id: ID!) { product(id: $id) { id } }`, { id });
+      const res = await gql(admin, `query($id: ID!) { product(id: $id) { id } }`, { id });
       expect(errorCodes(res), `id ${JSON.stringify(id)}`).toEqual(['BAD_USER_INPUT']);
       expect(res.body.data).toEqual({ product: null });
     }
   });
 
   it('accepts an integer literal as an ID', async () => {
-    const res = await gql(server, `{ user(id: 1) { id } }`);
+    const res = await gql(admin, `{ user(id: 1) { id } }`);
     expect(res.body.data).toEqual({ user: { id: '1' } });
   });
 });
@@ -55,7 +59,7 @@ describe('single lookups', () => {
 describe('relations', () => {
   it('resolves an order with its user, items, products and payments consistently', async () => {
     const res = await gql(
-      server,
+      admin,
       `{ orders(first: 36) { nodes { id status totalCents currency user { id } items { quantity unitPriceCents product { id currency } } payments { amountCents currency status order { id } } } } }`,
     );
     expect(res.body.errors).toBeUndefined();
@@ -78,14 +82,14 @@ describe('relations', () => {
   });
 
   it("pages a user's orders newest first, filtered by status", async () => {
-    const all = await gql(server, `{ orders(first: 100) { nodes { id status user { id } } } }`);
+    const all = await gql(admin, `{ orders(first: 100) { nodes { id status user { id } } } }`);
     const byUser = new Map<string, any[]>();
     for (const order of all.body.data!.orders.nodes) {
       byUser.set(order.user.id, [...(byUser.get(order.user.id) ?? []), order]);
     }
     const [userId, orders] = [...byUser.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
     const res = await gql(
-      server,
+      admin,
       `query($id: ID!) { user(id: $id) { orders(first: 1) { nodes { id } pageInfo { hasNextPage endCursor } }
                                           paid: orders(status: PAID) { nodes { id status } } } }`,
       { id: userId },
@@ -106,7 +110,7 @@ describe('pagination', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const res: GraphQLResponse = await gql(server, usersPage, { first: 5, after });
+      const res: GraphQLResponse = await gql(admin, usersPage, { first: 5, after });
       expect(res.body.errors).toBeUndefined();
       const connection: any = res.body.data!.users;
       expect(connection.nodes).toEqual(connection.edges.map((edge: any) => edge.node));
@@ -119,38 +123,38 @@ describe('pagination', () => {
       after = connection.pageInfo.endCursor;
     }
     expect(pages).toBe(3);
-    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => String(i + 1)));
+    expect(seen).toEqual(Array.from({ length: 13 }, (_, i) => String(i + 1)));
   });
 
   it('defaults first to 20 and returns an empty last page with a null endCursor', async () => {
-    const res = await gql(server, `{ orders { nodes { id } pageInfo { hasNextPage } } }`);
+    const res = await gql(admin, `{ orders { nodes { id } pageInfo { hasNextPage } } }`);
     expect(res.body.data!.orders.nodes).toHaveLength(20);
     expect(res.body.data!.orders.pageInfo.hasNextPage).toBe(true);
 
-    const last = await gql(server, usersPage, { first: 12 });
-    const end = await gql(server, usersPage, { first: 5, after: last.body.data!.users.pageInfo.endCursor });
+    const last = await gql(admin, usersPage, { first: 13 });
+    const end = await gql(admin, usersPage, { first: 5, after: last.body.data!.users.pageInfo.endCursor });
     expect(end.body.data!.users).toEqual({ edges: [], nodes: [], pageInfo: { hasNextPage: false, endCursor: null } });
   });
 
   it('pages orders newest first, within a status', async () => {
-    const first = await gql(server, `{ orders(first: 3, status: PAID) { nodes { id status } pageInfo { endCursor } } }`);
+    const first = await gql(admin, `{ orders(first: 3, status: PAID) { nodes { id status } pageInfo { endCursor } } }`);
     const ids = first.body.data!.orders.nodes.map((n: any) => Number(n.id));
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(first.body.data!.orders.nodes.every((n: any) => n.status === 'PAID')).toBe(true);
-    const next = await gql(server, `query($after: String) { orders(first: 3, status: PAID, after: $after) { nodes { id } } }`, {
+    const next = await gql(admin, `query($after: String) { orders(first: 3, status: PAID, after: $after) { nodes { id } } }`, {
       after: first.body.data!.orders.pageInfo.endCursor,
     });
     expect(Number(next.body.data!.orders.nodes[0].id)).toBeLessThan(ids.at(-1)!);
   });
 
   it('pages products in id order', async () => {
-    const res = await gql(server, `{ products(first: 100) { nodes { id } pageInfo { hasNextPage } } }`);
+    const res = await gql(admin, `{ products(first: 100) { nodes { id } pageInfo { hasNextPage } } }`);
     expect(res.body.data!.products.nodes.map((n: any) => n.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
     expect(res.body.data!.products.pageInfo.hasNextPage).toBe(false);
   });
 
   it('rejects first out of range and foreign or forged cursors with BAD_USER_INPUT', async () => {
-    const orderCursor = (await gql(server, `{ orders(first: 1) { pageInfo { endCursor } } }`)).body.data!.orders.pageInfo
+    const orderCursor = (await gql(admin, `{ orders(first: 1) { pageInfo { endCursor } } }`)).body.data!.orders.pageInfo
       .endCursor;
     const cases: Array<Record<string, unknown>> = [
       { first: 0 },
@@ -164,7 +168,7 @@ describe('pagination', () => {
       { after: 'x'.repeat(5000) },
     ];
     for (const variables of cases) {
-      const res = await gql(server, usersPage, variables);
+      const res = await gql(admin, usersPage, variables);
       expect(errorCodes(res), JSON.stringify(variables).slice(0, 80)).toEqual(['BAD_USER_INPUT']);
       expect(res.status).toBe(200);
     }

@@ -21,7 +21,8 @@ import {
   queryLimitError,
   type QueryLimits,
 } from '../src/query-limits/index.js';
-import { errorCodes, gql, startServer, type GraphQLResponse, type TestServer } from './support/server.js';
+import { clientAs } from './support/principals.js';
+import { errorCodes, gql, startServer, type Client, type GraphQLResponse, type TestServer } from './support/server.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Queries shared by the unit and HTTP tests
@@ -234,19 +235,19 @@ describe('queryLimits configuration', () => {
 type Body = GraphQLResponse['body'];
 
 /** GETs one operation (Apollo's CSRF protection requires a preflight-forcing header on GET). */
-async function getQuery(server: TestServer, query: string, variables?: Record<string, unknown>) {
-  const url = new URL(`${server.url}/graphql`);
+async function getQuery(client: Client, query: string, variables?: Record<string, unknown>) {
+  const url = new URL(`${client.url}/graphql`);
   url.searchParams.set('query', query);
   if (variables) url.searchParams.set('variables', JSON.stringify(variables));
-  const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+  const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true', ...client.headers } });
   return { status: response.status, body: (await response.json()) as Body };
 }
 
 /** POSTs several operations as one batched request. */
-async function postBatch(server: TestServer, operations: Array<{ query: string; variables?: Record<string, unknown> }>) {
-  const response = await fetch(`${server.url}/graphql`, {
+async function postBatch(client: Client, operations: Array<{ query: string; variables?: Record<string, unknown> }>) {
+  const response = await fetch(`${client.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...client.headers },
     body: JSON.stringify(operations),
   });
   return { status: response.status, body: (await response.json()) as Body[] };
@@ -310,39 +311,42 @@ const rejections: Rejection[] = [
 
 describe('query limits over HTTP', () => {
   let server: TestServer;
+  let admin: Client;
 
   beforeAll(async () => {
     server = await startServer();
     await seedDemoData(server.app.database.db, { users: 12, products: 8, ordersPerUser: 3, seed: 7 });
+    // Queries run as an admin so that accepted operations reach the data (access rules are tested elsewhere).
+    admin = await clientAs(server, 'admin');
   });
   afterAll(() => server?.close());
 
   it('lets the contract heavy queries (and a depth-8 query) through, on POST and GET, running SQL', async () => {
     for (const query of [HEAVY_ORDERS, HEAVY_USERS]) {
-      const post = await countStatements(server, () => gql(server, query));
+      const post = await countStatements(server, () => gql(admin, query));
       expect(post.result.status).toBe(200);
       expect(post.result.body.errors).toBeUndefined();
       expect(post.statements).toBeGreaterThan(0);
-      const get = await getQuery(server, query);
+      const get = await getQuery(admin, query);
       expect(get.status).toBe(200);
       expect(get.body).toEqual(post.result.body);
     }
-    const deep = await gql(server, DEPTH_EIGHT);
+    const deep = await gql(admin, DEPTH_EIGHT);
     expect(deep.body.errors).toBeUndefined();
-    const orders = (await gql(server, HEAVY_ORDERS)).body.data!.orders.nodes as any[];
+    const orders = (await gql(admin, HEAVY_ORDERS)).body.data!.orders.nodes as any[];
     expect(orders).toHaveLength(36);
     expect(orders[0].items[0].product.name).toEqual(expect.any(String));
   });
 
   for (const rejection of rejections) {
     it(`rejects ${rejection.name} with ${rejection.code} on POST and GET, before any SQL`, async () => {
-      const post = await countStatements(server, () => gql(server, rejection.query));
+      const post = await countStatements(server, () => gql(admin, rejection.query));
       expect(post.result.status).toBe(400);
       expectRejected(post.result.body, rejection.code, rejection.limit, rejection.value, rejection.maximum);
       expect(post.statements).toBe(0);
 
       const viaGet = rejection.get ?? rejection;
-      const get = await countStatements(server, () => getQuery(server, viaGet.query));
+      const get = await countStatements(server, () => getQuery(admin, viaGet.query));
       expect(get.result.status).toBe(400);
       expectRejected(get.result.body, rejection.code, rejection.limit, viaGet.value, rejection.maximum);
       expect(get.statements).toBe(0);
@@ -354,8 +358,8 @@ describe('query limits over HTTP', () => {
       (await server.app.database.rows<{ n: number }>(server.app.database.db, sql`select count(*)::int as n from orders`))[0]!.n;
     const before = await countOrders();
     for (const send of [
-      () => gql(server, placeOrderLiteral(101)),
-      () => gql(server, PLACE_ORDER, { input: { userId: '1', items: orderItems(101) } }),
+      () => gql(admin, placeOrderLiteral(101)),
+      () => gql(admin, PLACE_ORDER, { input: { userId: '1', items: orderItems(101) } }),
     ]) {
       const { result, statements } = await countStatements(server, send);
       expect(result.status).toBe(400);
@@ -365,14 +369,14 @@ describe('query limits over HTTP', () => {
     expect(await countOrders()).toBe(before);
 
     // 100 items are within the limit: the resolver gets to judge them (8 products exist, so it refuses product 9).
-    const allowed = await gql(server, PLACE_ORDER, { input: { userId: '1', items: orderItems(100) } });
+    const allowed = await gql(admin, PLACE_ORDER, { input: { userId: '1', items: orderItems(100) } });
     expect(errorCodes(allowed)).not.toContain('LIST_TOO_LARGE');
   });
 
   it('cannot be bypassed with a mutation over GET: Apollo refuses it before the limits, and runs no SQL', async () => {
     // No query field takes a list, so over GET a list-size violation can only come with a mutation.
     const { result, statements } = await countStatements(server, () =>
-      getQuery(server, PLACE_ORDER, { input: { userId: '1', items: orderItems(101) } }),
+      getQuery(admin, PLACE_ORDER, { input: { userId: '1', items: orderItems(101) } }),
     );
     expect(result.status).toBe(405);
     expect(result.body.data).toBeUndefined();
@@ -381,7 +385,7 @@ describe('query limits over HTTP', () => {
 
   it('rejects only the offending operations of a batched POST', async () => {
     const { result, statements } = await countStatements(server, () =>
-      postBatch(server, [
+      postBatch(admin, [
         { query: `{ product(id: 1) { name } }` },
         ...rejections.map((rejection) => ({ query: rejection.query })),
         { query: PLACE_ORDER, variables: { input: { userId: '1', items: orderItems(101) } } },
@@ -396,12 +400,12 @@ describe('query limits over HTTP', () => {
     );
     expectRejected(bodies[rejections.length + 1]!, 'LIST_TOO_LARGE', 'maxListSize', 101, 100);
     expect(bodies.at(-1)!.errors).toBeUndefined();
-    expect(bodies.at(-1)!.data!.users.nodes).toHaveLength(12);
+    expect(bodies.at(-1)!.data!.users.nodes).toHaveLength(13); // 12 seeded users and the admin
     expect(statements).toBeGreaterThan(0);
     // Apollo shares one HTTP head across a batch: a rejection must not turn the others' results into a failure.
     expect(result.status).toBe(200);
 
-    const onlyBad = await countStatements(server, () => postBatch(server, rejections.map(({ query }) => ({ query }))));
+    const onlyBad = await countStatements(server, () => postBatch(admin, rejections.map(({ query }) => ({ query }))));
     onlyBad.result.body.forEach((body, i) => expect(body.errors?.[0]?.extensions?.code).toBe(rejections[i]!.code));
     expect(onlyBad.statements).toBe(0);
   });
@@ -411,7 +415,7 @@ describe('query limits over HTTP', () => {
     // per level, copes with any document the parser accepts (about 3,600 levels of this shape).
     const levels = 2_000;
     const query = `{ order(id: 1) { ${'user { orders { nodes { '.repeat(levels)}id${' } } }'.repeat(levels)} } }`;
-    const { result, statements } = await countStatements(server, () => gql(server, query));
+    const { result, statements } = await countStatements(server, () => gql(admin, query));
     expect(result.status).toBe(400);
     expect(result.body.data).toBeUndefined();
     expect(statements).toBe(0);
@@ -420,31 +424,33 @@ describe('query limits over HTTP', () => {
 
 describe('query limits read from the environment', () => {
   let server: TestServer;
+  let admin: Client;
 
   beforeAll(async () => {
     server = await startServer({
       env: { QUERY_MAX_DEPTH: '7', QUERY_MAX_COST: '3000000', QUERY_MAX_ALIASES: '600', QUERY_MAX_LIST_SIZE: '2' },
     });
     await seedDemoData(server.app.database.db, { users: 3, products: 4, ordersPerUser: 2, seed: 3 });
+    admin = await clientAs(server, 'admin');
   });
   afterAll(() => server?.close());
 
   it('applies the configured maximums instead of the defaults', async () => {
     // Allowed by the defaults, refused here.
-    const deep = await countStatements(server, () => gql(server, DEPTH_EIGHT));
+    const deep = await countStatements(server, () => gql(admin, DEPTH_EIGHT));
     expect(deep.result.status).toBe(400);
     expectRejected(deep.result.body, 'QUERY_TOO_DEEP', 'maxDepth', 8, 7);
     expect(deep.statements).toBe(0);
 
-    const items = await gql(server, PLACE_ORDER, { input: { userId: '1', items: orderItems(3) } });
+    const items = await gql(admin, PLACE_ORDER, { input: { userId: '1', items: orderItems(3) } });
     expectRejected(items.body, 'LIST_TOO_LARGE', 'maxListSize', 3, 2);
 
     // Refused by the defaults, allowed here.
-    const fanOut = await countStatements(server, () => gql(server, FAN_OUT));
+    const fanOut = await countStatements(server, () => gql(admin, FAN_OUT));
     expect(fanOut.result.body.errors).toBeUndefined();
-    expect(fanOut.result.body.data!.users.nodes).toHaveLength(3);
+    expect(fanOut.result.body.data!.users.nodes).toHaveLength(4); // 3 seeded users and the admin
     expect(fanOut.statements).toBeGreaterThan(0);
-    const aliases = await gql(server, aliasBomb(500));
+    const aliases = await gql(admin, aliasBomb(500));
     expect(aliases.body.errors).toBeUndefined();
     expect(Object.keys(aliases.body.data!)).toHaveLength(500);
   });

@@ -4,18 +4,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoData } from '../src/db/seed.js';
-import { gql, startServer, type TestServer } from './support/server.js';
+import { clientAs } from './support/principals.js';
+import { gql, startServer, type Client, type TestServer } from './support/server.js';
 
 let server: TestServer;
+let admin: Client;
 
 beforeAll(async () => {
   server = await startServer({ env: { GRAPHQL_DEBUG_EXTENSIONS: 'true' } });
   await seedDemoData(server.app.database.db, { users: 120, products: 30, ordersPerUser: 4, seed: 3 });
+  admin = await clientAs(server, 'admin');
 });
 afterAll(() => server?.close());
 
 async function statementsOf(query: string, variables?: Record<string, unknown>) {
-  const res = await gql(server, query, variables);
+  const res = await gql(admin, query, variables);
   expect(res.body.errors).toBeUndefined();
   expect(res.body.extensions?.sql).toMatchObject({ statements: expect.any(Number), timeMs: expect.any(Number) });
   return { statements: res.body.extensions!.sql.statements as number, data: res.body.data! };
@@ -65,11 +68,11 @@ describe('statements per operation', () => {
 
 describe('per-parent pages in one statement are the same pages as one by one', () => {
   it('matches each user queried alone, including hasNextPage and endCursor', async () => {
-    const batched = await gql(server, `{ users(first: 30) { nodes { id
+    const batched = await gql(admin, `{ users(first: 30) { nodes { id
       orders(first: 2, status: PAID) { nodes { id status } pageInfo { hasNextPage endCursor } } } } }`);
     for (const user of batched.body.data!.users.nodes) {
       const alone = await gql(
-        server,
+        admin,
         `query($id: ID!) { user(id: $id) { orders(first: 2, status: PAID) { nodes { id status } pageInfo { hasNextPage endCursor } } } }`,
         { id: user.id },
       );
@@ -78,9 +81,9 @@ describe('per-parent pages in one statement are the same pages as one by one', (
   });
 
   it('pages on from a per-parent endCursor', async () => {
-    const first = await gql(server, `{ user(id: 1) { all: orders(first: 100) { nodes { id } } page: orders(first: 2) { pageInfo { endCursor } } } }`);
+    const first = await gql(admin, `{ user(id: 1) { all: orders(first: 100) { nodes { id } } page: orders(first: 2) { pageInfo { endCursor } } } }`);
     const { all, page } = first.body.data!.user;
-    const next = await gql(server, `query($after: String) { user(id: 1) { orders(first: 100, after: $after) { nodes { id } } } }`, {
+    const next = await gql(admin, `query($after: String) { user(id: 1) { orders(first: 100, after: $after) { nodes { id } } } }`, {
       after: page.pageInfo.endCursor,
     });
     expect(next.body.data!.user.orders.nodes).toEqual(all.nodes.slice(2));

@@ -5,7 +5,7 @@
  * what a principal may do: access rules live with the data they protect.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiTokens, type TokenRole } from '../db/schema.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
@@ -72,12 +72,41 @@ export async function resolvePrincipal(db: Db, authorization: string | undefined
 /** Creates a token for a user and returns it: the only time the token itself exists outside the client. */
 export async function createApiToken(
   db: Db,
-  options: { userId: number; role: TokenRole; label?: string },
+  options: { userId: number; role: TokenRole; label?: string; token?: string },
 ): Promise<{ id: number; token: string }> {
-  const token = generateToken();
+  const token = options.token ?? generateToken();
   const [row] = await db
     .insert(apiTokens)
     .values({ userId: options.userId, role: options.role, tokenHash: hashToken(token), label: options.label ?? null })
     .returning({ id: apiTokens.id });
   return { id: row!.id, token };
+}
+
+/**
+ * The demo data's well-known tokens: derived from the seed, so a development server can print them at every start.
+ * Only the demo seed creates them; never use demo data in production.
+ */
+export function demoToken(role: TokenRole, seed: number): string {
+  return TOKEN_PREFIX + createHash('sha256').update(`ledger-graphql demo ${role} token, seed ${seed}`).digest('base64url');
+}
+
+/** The demo tokens that exist (and are not revoked) in this database. */
+export async function findDemoTokens(db: Db, seed: number): Promise<Array<{ role: TokenRole; token: string }>> {
+  const candidates = (['admin', 'customer'] as const).map((role) => ({ role, token: demoToken(role, seed) }));
+  const found = await db
+    .select({ tokenHash: apiTokens.tokenHash })
+    .from(apiTokens)
+    .where(and(inArray(apiTokens.tokenHash, candidates.map((c) => hashToken(c.token))), isNull(apiTokens.revokedAt)));
+  const hashes = new Set(found.map((row) => row.tokenHash));
+  return candidates.filter((c) => hashes.has(hashToken(c.token)));
+}
+
+/** Revokes a token by id; returns whether a live token was revoked. */
+export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
+  const rows = await db
+    .update(apiTokens)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+    .returning({ id: apiTokens.id });
+  return rows.length > 0;
 }

@@ -29,6 +29,13 @@ export interface HttpConfig {
   maxBodyBytes: number;
   /** How long in-flight requests may take to finish after SIGTERM before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * TRUST_PROXY: how many proxies in front of the server append to X-Forwarded-For. 0 (default, `false`): the client
+   * IP is the socket's peer and X-Forwarded-For is ignored. N: the client IP is the Nth address from the right of
+   * X-Forwarded-For plus the peer, i.e. the address the outermost trusted proxy saw; anything further left is
+   * client-supplied and ignored.
+   */
+  trustProxyHops: number;
 }
 
 export interface GraphQLConfig {
@@ -54,6 +61,49 @@ export interface QueryLimits {
   maxListSize: number;
 }
 
+export interface IdempotencyConfig {
+  /** How long a key and its stored response are kept (the draft asks for at least 24 h). */
+  ttlSeconds: number;
+  /** How long a duplicate waits for a concurrent request holding its key before IDEMPOTENCY_KEY_IN_USE. */
+  waitMs: number;
+  purgeIntervalMs: number;
+  purgeBatchSize: number;
+}
+
+/** `@rateLimit` enforcement (see src/rate-limit). Redis is `Config.redisUrl`; unset means an in-process limiter. */
+export interface RateLimitConfig {
+  /** RATE_LIMIT_ENABLED=false turns every limit off (load tests, benchmarks); never the default. */
+  enabled: boolean;
+  /** While Redis is failing: `open` counts in-process per instance, `closed` refuses limited fields. */
+  failMode: 'open' | 'closed';
+  /** Prefix of every Redis key, so deployments sharing a Redis do not share limits. */
+  keyPrefix: string;
+  /** A Redis command slower than this counts as a failure (and the call falls back or is refused). */
+  redisCommandTimeoutMs: number;
+  redisConnectTimeoutMs: number;
+  /** Consecutive Redis failures that open the circuit breaker (Redis is then skipped). */
+  breakerFailureThreshold: number;
+  /** How long the breaker stays open before a background PING checks whether Redis is back. */
+  breakerCooldownMs: number;
+  /** Most keys the in-process limiter holds (least recently used forgotten beyond). */
+  inProcessMaxKeys: number;
+}
+
+/** Health checks, probes, graceful shutdown and metrics: what Kubernetes and Prometheus see (src/health). */
+export interface OperationsConfig {
+  /**
+   * After SIGTERM, how long readiness fails while the server still serves, so endpoints are removed from load
+   * balancers before it stops accepting. The in-flight drain (`http.shutdownTimeoutMs`) starts after it.
+   */
+  shutdownDelayMs: number;
+  /** Longest a single health check may take before it counts as failed. */
+  healthCheckTimeoutMs: number;
+  /** How long a health report is reused, so probes cannot pile load on a struggling database. */
+  healthCacheMs: number;
+  /** Serve GET /metrics and collect the default process metrics. */
+  metricsEnabled: boolean;
+}
+
 export interface Config {
   nodeEnv: NodeEnv;
   isProduction: boolean;
@@ -61,8 +111,11 @@ export interface Config {
   http: HttpConfig;
   database: DatabaseConfig;
   redisUrl: string | undefined;
+  rateLimit: RateLimitConfig;
   graphql: GraphQLConfig;
+  idempotency: IdempotencyConfig;
   queryLimits: QueryLimits;
+  operations: OperationsConfig;
 }
 
 export class ConfigError extends Error {
@@ -116,6 +169,18 @@ class EnvReader {
     return fallback;
   }
 
+  /** TRUST_PROXY: `false`/`0` (default) or a hop count 1-10. `true` is refused: trusting every hop is spoofable. */
+  trustProxy(name: string): number {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined || value === 'false' || value === '0') return 0;
+    if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 10) return Number(value);
+    this.problems.push(
+      `${name} must be false or the number of proxies in front of the server, 1 to 10 (got "${value}"; ` +
+        '"true" is not accepted because trusting every X-Forwarded-For entry lets clients choose their own IP)',
+    );
+    return 0;
+  }
+
   url(name: string, protocols: readonly string[]): string | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
@@ -156,6 +221,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       port: read.int('PORT', 4000, 0, 65535),
       maxBodyBytes: read.int('MAX_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+      trustProxyHops: read.trustProxy('TRUST_PROXY'),
     },
     database: {
       url: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -168,6 +234,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       seedDemoWhenEmpty: read.bool('SEED_DEMO_WHEN_EMPTY', true),
     },
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    rateLimit: {
+      enabled: read.bool('RATE_LIMIT_ENABLED', true),
+      failMode: read.oneOf('RATE_LIMIT_FAIL_MODE', ['open', 'closed'] as const, 'open'),
+      keyPrefix: read.string('RATE_LIMIT_KEY_PREFIX', 'ledger:rl:'),
+      redisCommandTimeoutMs: read.int('RATE_LIMIT_REDIS_TIMEOUT_MS', 150, 10, 10_000),
+      redisConnectTimeoutMs: read.int('RATE_LIMIT_REDIS_CONNECT_TIMEOUT_MS', 1_000, 100, 60_000),
+      breakerFailureThreshold: read.int('RATE_LIMIT_BREAKER_THRESHOLD', 5, 1, 1_000),
+      breakerCooldownMs: read.int('RATE_LIMIT_BREAKER_COOLDOWN_MS', 5_000, 100, 600_000),
+      inProcessMaxKeys: read.int('RATE_LIMIT_IN_PROCESS_MAX_KEYS', 100_000, 100, 10_000_000),
+    },
     graphql: {
       introspection: read.bool('GRAPHQL_INTROSPECTION', !isProduction),
       landingPage: read.bool('GRAPHQL_LANDING_PAGE', !isProduction),
@@ -175,11 +251,23 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       executor: read.oneOf('GRAPHQL_EXECUTOR', ['jit', 'graphql-js'] as const, 'jit'),
       debugExtensions: read.bool('GRAPHQL_DEBUG_EXTENSIONS', false),
     },
+    idempotency: {
+      ttlSeconds: read.int('IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60, 1, 365 * 24 * 60 * 60),
+      waitMs: read.int('IDEMPOTENCY_WAIT_MS', 5_000, 1, 600_000),
+      purgeIntervalMs: read.int('IDEMPOTENCY_PURGE_INTERVAL_MS', 10 * 60 * 1000, 1_000, 24 * 60 * 60 * 1000),
+      purgeBatchSize: read.int('IDEMPOTENCY_PURGE_BATCH_SIZE', 1_000, 1, 100_000),
+    },
     queryLimits: {
       maxDepth: read.int('QUERY_MAX_DEPTH', 10, 1, 1000),
       maxCost: read.int('QUERY_MAX_COST', 50_000, 1, Number.MAX_SAFE_INTEGER),
       maxAliases: read.int('QUERY_MAX_ALIASES', 30, 0, 100_000),
       maxListSize: read.int('QUERY_MAX_LIST_SIZE', 100, 1, 1_000_000),
+    },
+    operations: {
+      shutdownDelayMs: read.int('SHUTDOWN_DELAY_MS', 5_000, 0, 600_000),
+      healthCheckTimeoutMs: read.int('HEALTH_CHECK_TIMEOUT_MS', 1_000, 50, 60_000),
+      healthCacheMs: read.int('HEALTH_CACHE_MS', 1_000, 0, 60_000),
+      metricsEnabled: read.bool('METRICS_ENABLED', true),
     },
     ...overrides,
   };

@@ -2,8 +2,14 @@
  * Database access: one `Database` over either a postgres.js pool (when `DATABASE_URL` is set) or an embedded PGlite
  * database, with the same drizzle schema and migrations. Request code asks for `forOperation(stats)`, a drizzle handle
  * whose statements are counted into that operation's `SqlStats`.
+ *
+ * With postgres.js, every connection fails fast when the server is gone: a bounded connect timeout and reconnect
+ * backoff, a clean close during the handshake treated as an error (`failFastSocket`), and a socket that stops
+ * answering mid-statement destroyed once the statement timeout has long passed. Health checks get a connection of
+ * their own (`probeDb`), so a probe neither waits behind a saturated pool nor takes a connection from requests.
  */
 import { mkdirSync } from 'node:fs';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { sql as drizzleSql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -11,13 +17,34 @@ import { drizzle as drizzlePGlite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { DatabaseConfig } from '../config/index.js';
-import { instrumentPGlite, instrumentPostgres, SqlStats } from './instrument.js';
+import {
+  instrumentPGlite,
+  instrumentPostgres,
+  PoolUsage,
+  SqlStats,
+  trackPGlitePoolUsage,
+  trackPostgresPoolUsage,
+} from './instrument.js';
 
 /** A drizzle handle: the database itself or an open transaction (a transaction is a `PgDatabase` too). */
 export type Db = PgDatabase<PgQueryResultHKT>;
 
+/**
+ * The connection pool right now. `busy` and `waiting` are derived from the statements and transactions in flight
+ * (postgres.js pipelines statements on busy connections, so a "waiting" statement may be queued in the pool or behind
+ * another statement on a connection): the figures show saturation, they are not an exact queue length.
+ */
 export interface PoolStatus {
+  /** Most connections the pool may open (1 for the embedded database). */
   max: number;
+  /** Connections open now. */
+  open: number;
+  /** Open connections running a statement or holding a transaction. */
+  busy: number;
+  /** Open connections with nothing to do. */
+  idle: number;
+  /** Statements and transactions in flight beyond the open connections: waiting for a connection of their own. */
+  waiting: number;
 }
 
 export interface Database {
@@ -28,6 +55,9 @@ export interface Database {
   forOperation(stats: SqlStats): Db;
   /** Rows of a raw SQL statement, the same shape on both drivers. */
   rows<T>(db: Db, query: ReturnType<typeof drizzleSql>): Promise<T[]>;
+  /** A handle on a connection of its own, for health checks: never queued behind the pool, never counted in it. */
+  readonly probeDb: Db;
+  poolStatus(): PoolStatus;
   close(): Promise<void>;
   readonly poolMax: number;
 }
@@ -36,37 +66,157 @@ export function createDatabase(config: DatabaseConfig): Promise<Database> {
   return config.url ? Promise.resolve(createPostgresDatabase(config, config.url)) : createEmbeddedDatabase(config);
 }
 
+/**
+ * postgres.js retries a failed connection after a backoff that grows to 20 s, and a statement issued meanwhile waits
+ * for that backoff before it even tries. Capped at 1 s, a statement during an outage fails within about a second plus
+ * the connect timeout, and the pool reconnects within a second of the database coming back.
+ */
+function reconnectBackoffSeconds(attempt: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(3 ** attempt / 100, 1);
+}
+
+/** A Postgres ReadyForQuery message ('Z', length 5, transaction status) ends every answer to a statement. */
+function endsWithReadyForQuery(chunk: Buffer): boolean {
+  const at = chunk.length - 6;
+  return at >= 0 && chunk[at] === 0x5a && chunk.readUInt32BE(at + 1) === 5;
+}
+
+/**
+ * The socket postgres.js connects through (its documented `socket` option), with two fixes for a server that is gone:
+ * - A server or proxy that accepts the TCP connection and closes it cleanly before answering would leave postgres.js
+ *   reconnecting at once, forever, with the statement that opened the connection never settled
+ *   (porsager/postgres#1193). Such a close becomes an ECONNRESET error, which fails the statement like a refused
+ *   connection does.
+ * - A connection that stops answering mid-statement (a network partition: no FIN, no RST) would wait for TCP to give
+ *   up, minutes later. Once a statement has had no answer for `silenceLimitMs` (the statement timeout plus the connect
+ *   timeout: the server would have answered or cancelled it by then), the socket is destroyed with ETIMEDOUT.
+ * With TLS, postgres.js moves the connection onto a TLS socket after the SSLRequest and drops these listeners: the
+ * first fix still applies (a close before the SSL answer), the second does not. It also collects the sockets into
+ * `sockets`, so the pool's open connections can be counted: postgres.js does not expose them.
+ */
+function failFastSocket(options: { silenceLimitMs: number; sockets: Set<Socket> }) {
+  return (target: { host: string[]; port: number[]; path?: string | false }): Socket => {
+    const host = target.host[0] ?? 'localhost';
+    const port = target.port[0] ?? 5432;
+    const socket = target.path ? connectTcp(target.path) : connectTcp({ host, port });
+    Object.assign(socket, { host, port }); // postgres.js reads these for TLS and error messages
+    for (const other of options.sockets) if (other.destroyed) options.sockets.delete(other);
+    options.sockets.add(socket);
+    socket.once('end', () => {
+      if (socket.bytesRead === 0) {
+        socket.destroy(
+          Object.assign(new Error('the database closed the connection before answering'), { code: 'ECONNRESET' }),
+        );
+      }
+    });
+    if (options.silenceLimitMs > 0) {
+      // Armed while a statement awaits its answer, disarmed when an answer ends with ReadyForQuery.
+      let awaiting = false;
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      socket.write = ((...args: unknown[]) => {
+        if (!awaiting) {
+          awaiting = true;
+          socket.setTimeout(options.silenceLimitMs);
+        }
+        return write(...args);
+      }) as Socket['write'];
+      socket.on('data', (chunk: Buffer) => {
+        if (awaiting && endsWithReadyForQuery(chunk)) {
+          awaiting = false;
+          socket.setTimeout(0);
+        }
+      });
+      socket.on('timeout', () => {
+        if (!awaiting) return;
+        socket.destroy(
+          Object.assign(new Error(`no answer from the database within ${options.silenceLimitMs} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        );
+      });
+    }
+    return socket;
+  };
+}
+
+/** Sockets connected and not yet closed (a TLS connection's raw socket is destroyed when the TLS socket closes). */
+function openConnections(sockets: Set<Socket>): number {
+  let open = 0;
+  for (const socket of sockets) {
+    if (socket.destroyed) sockets.delete(socket);
+    else if (!socket.connecting) open++;
+  }
+  return open;
+}
+
 function createPostgresDatabase(config: DatabaseConfig, url: string): Database {
-  const client = postgres(url, {
-    max: config.poolMax,
+  const sockets = new Set<Socket>();
+  const connectTimeoutMs = config.connectTimeoutSeconds * 1000;
+  const silenceLimitMs = config.statementTimeoutMs > 0 ? config.statementTimeoutMs + connectTimeoutMs : 0;
+  // `socket` is a documented postgres.js option missing from its type definitions, hence the casts below.
+  const options = {
     idle_timeout: config.idleTimeoutSeconds,
     connect_timeout: config.connectTimeoutSeconds,
+    backoff: reconnectBackoffSeconds,
+    onnotice: () => {},
+  };
+  const client = postgres(url, {
+    ...options,
+    max: config.poolMax,
+    socket: failFastSocket({ silenceLimitMs, sockets }),
     connection: {
       application_name: 'ledger-graphql',
       ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
     },
-    onnotice: () => {},
-  });
+  } as postgres.Options<{}>);
+  // Health checks run trivial statements: a second is plenty, and the probe fails fast if the server is stuck.
+  const probeStatementTimeoutMs = 1_000;
+  const probe = postgres(url, {
+    ...options,
+    max: 1,
+    socket: failFastSocket({
+      silenceLimitMs: probeStatementTimeoutMs + connectTimeoutMs,
+      sockets: new Set(),
+    }),
+    connection: { application_name: 'ledger-graphql:health', statement_timeout: probeStatementTimeoutMs },
+  } as postgres.Options<{}>);
+  const usage = new PoolUsage();
+  const tracked = trackPostgresPoolUsage(client, usage);
   return {
     kind: 'postgres',
-    db: drizzlePostgres({ client }),
-    forOperation: (stats) => drizzlePostgres({ client: instrumentPostgres(client, stats) }),
+    db: drizzlePostgres({ client: tracked }),
+    forOperation: (stats) => drizzlePostgres({ client: instrumentPostgres(tracked, stats) }),
     rows: async <T>(db: Db, query: ReturnType<typeof drizzleSql>) => (await db.execute(query)) as unknown as T[],
-    close: () => client.end({ timeout: 5 }),
+    probeDb: drizzlePostgres({ client: probe }),
+    poolStatus: () => poolStatus(config.poolMax, openConnections(sockets), usage),
+    close: async () => {
+      await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
+    },
     poolMax: config.poolMax,
   };
+}
+
+function poolStatus(max: number, open: number, usage: PoolUsage): PoolStatus {
+  const busy = Math.min(open, usage.inFlight);
+  return { max, open, busy, idle: open - busy, waiting: Math.max(0, usage.inFlight - open) };
 }
 
 async function createEmbeddedDatabase(config: DatabaseConfig): Promise<Database> {
   const dataDir = config.embeddedDataDir;
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
+  const usage = new PoolUsage();
+  const tracked = trackPGlitePoolUsage(client, usage);
+  const db = drizzlePGlite({ client: tracked });
   return {
     kind: 'embedded',
-    db: drizzlePGlite({ client }),
-    forOperation: (stats) => drizzlePGlite({ client: instrumentPGlite(client, stats) }),
+    db,
+    forOperation: (stats) => drizzlePGlite({ client: instrumentPGlite(tracked, stats) }),
     rows: async <T>(db: Db, query: ReturnType<typeof drizzleSql>) =>
       ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+    // One in-process connection: a probe shares it (and cannot be cut off from it).
+    probeDb: db,
+    poolStatus: () => poolStatus(1, 1, usage),
     close: () => client.close(),
     poolMax: 1,
   };

@@ -11,7 +11,9 @@ import {
   check,
   index,
   integer,
+  json,
   pgEnum,
+  primaryKey,
   pgTable,
   text,
   timestamp,
@@ -21,6 +23,14 @@ import {
 export const orderStatus = pgEnum('order_status', ['PENDING', 'PAID', 'REFUNDED', 'CANCELLED']);
 export const paymentStatus = pgEnum('payment_status', ['SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED']);
 export const tokenRole = pgEnum('token_role', ['customer', 'admin']);
+/** `completed`: the mutation committed and its response (success or business failure) is stored. */
+export const idempotencyState = pgEnum('idempotency_state', ['completed']);
+
+/** A mutation field's result as a client saw it, replayed byte for byte. */
+export interface StoredResponse {
+  data: unknown;
+  errors?: Array<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }>;
+}
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
@@ -106,6 +116,8 @@ export const payments = pgTable(
       .notNull()
       .references(() => orders.id),
     amountCents: integer('amount_cents').notNull(),
+    /** Sum of this payment's refunds; kept with the refund rows in the same transaction. */
+    refundedCents: integer('refunded_cents').notNull().default(0),
     currency: char('currency', { length: 3 }).notNull(),
     status: paymentStatus('status').notNull().default('SUCCEEDED'),
     createdAt: createdAt(),
@@ -113,6 +125,53 @@ export const payments = pgTable(
   (t) => [
     index('payments_order_id_idx').on(t.orderId, t.id),
     check('payments_amount_positive', sql`${t.amountCents} > 0`),
+    check('payments_refunded_within_amount', sql`${t.refundedCents} >= 0 AND ${t.refundedCents} <= ${t.amountCents}`),
+  ],
+);
+
+export const refunds = pgTable(
+  'refunds',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    paymentId: integer('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    amountCents: integer('amount_cents').notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('refunds_payment_id_idx').on(t.paymentId, t.id),
+    check('refunds_amount_positive', sql`${t.amountCents} > 0`),
+  ],
+);
+
+/**
+ * Idempotency keys: one row per (scope, key), written in the same transaction as the mutation it guards, holding the
+ * response to replay. While that transaction runs, the uncommitted row itself is the "in progress" marker: a
+ * concurrent duplicate blocks on it in the unique index until the first commits (then replays) or rolls back (then
+ * executes).
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    /** Whose key it is: `user:<id>` for an authenticated principal, `ip:<address>` for an anonymous one. */
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    /** The mutation field the key was first used with, e.g. `payOrder`. */
+    field: text('field').notNull(),
+    /** SHA-256 of the canonicalised arguments, hex. */
+    fingerprint: char('fingerprint', { length: 64 }).notNull(),
+    state: idempotencyState('state').notNull(),
+    /** The field's stored GraphQL result: `{ data, errors }`. */
+    /** `json`, not `jsonb`: the text is kept as written, so a replay has the original's key order, byte for byte. */
+    response: json('response').$type<StoredResponse>().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'idempotency_keys_pkey', columns: [t.scope, t.key] }),
+    index('idempotency_keys_expires_at_idx').on(t.expiresAt),
   ],
 );
 
@@ -139,6 +198,7 @@ export type ProductRow = typeof products.$inferSelect;
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderItemRow = typeof orderItems.$inferSelect;
 export type PaymentRow = typeof payments.$inferSelect;
+export type RefundRow = typeof refunds.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type OrderStatus = (typeof orderStatus.enumValues)[number];
 export type PaymentStatus = (typeof paymentStatus.enumValues)[number];

@@ -4,12 +4,15 @@
  * instalments), some pending (a few partly paid), some cancelled, a few refunded.
  */
 import { sql } from 'drizzle-orm';
+import { createApiToken, demoToken } from '../auth/principal.js';
 import type { Db } from './client.js';
 import {
+  apiTokens,
   orderItems,
   orders,
   payments,
   products,
+  refunds,
   users,
   type OrderStatus,
   type PaymentStatus,
@@ -31,6 +34,7 @@ export interface SeedSummary {
   orders: number;
   orderItems: number;
   payments: number;
+  refunds: number;
 }
 
 /** mulberry32: a tiny, fast, seedable PRNG; good enough for demo data. */
@@ -73,15 +77,19 @@ export async function isDatabaseEmpty(db: Db): Promise<boolean> {
 /** Removes every row of the domain tables and restarts their ids, so a re-seed yields the same ids. */
 export async function resetData(db: Db): Promise<void> {
   await db.execute(
-    sql`truncate table ${payments}, ${orderItems}, ${orders}, ${products}, ${users} restart identity cascade`,
+    sql`truncate table ${apiTokens}, ${refunds}, ${payments}, ${orderItems}, ${orders}, ${products}, ${users} restart identity cascade`,
   );
 }
 
-/** Seeds in one transaction; with `reset`, existing domain rows are removed first, in the same transaction. */
+/**
+ * Seeds in one transaction; with `reset`, existing domain rows are removed first, in the same transaction. With
+ * `demoTokens`, it also creates an admin (admin@example.com) and two API tokens with well-known values (see
+ * `demoToken`): an admin token and a customer token for user 1.
+ */
 export async function seedDemoData(
   db: Db,
   options: SeedOptions = DEFAULT_SEED_OPTIONS,
-  { reset = false }: { reset?: boolean } = {},
+  { reset = false, demoTokens = false }: { reset?: boolean; demoTokens?: boolean } = {},
 ): Promise<SeedSummary> {
   const random = createRandom(options.seed);
   return db.transaction(async (tx) => {
@@ -157,8 +165,23 @@ export async function seedDemoData(
       });
     }
 
+    if (demoTokens) {
+      const [admin] = await tx
+        .insert(users)
+        .values({ email: 'admin@example.com', name: 'Demo Admin', createdAt: new Date(EPOCH) })
+        .returning({ id: users.id });
+      await createApiToken(tx, { userId: admin!.id, role: 'admin', label: 'demo', token: demoToken('admin', options.seed) });
+      await createApiToken(tx, {
+        userId: userIds[0]!,
+        role: 'customer',
+        label: 'demo',
+        token: demoToken('customer', options.seed),
+      });
+    }
+
     let itemTotal = 0;
     let paymentTotal = 0;
+    let refundTotal = 0;
     for (const batch of chunks(planned, 1000)) {
       const ids = await tx
         .insert(orders)
@@ -170,13 +193,32 @@ export async function seedDemoData(
       const paymentRows = batch.flatMap((order, i) =>
         order.payments.map((payment, n) => ({
           ...payment,
+          refundedCents: payment.status === 'REFUNDED' ? payment.amountCents : 0,
           orderId: ids[i]!.id,
           currency: order.row.currency,
           createdAt: new Date(order.row.createdAt!.getTime() + (n + 1) * MINUTE),
         })),
       );
       for (const chunk of chunks(itemRows, 2000)) await tx.insert(orderItems).values(chunk);
-      for (const chunk of chunks(paymentRows, 2000)) await tx.insert(payments).values(chunk);
+      for (const chunk of chunks(paymentRows, 2000)) {
+        const inserted = await tx.insert(payments).values(chunk).returning({
+          id: payments.id,
+          refundedCents: payments.refundedCents,
+          currency: payments.currency,
+          createdAt: payments.createdAt,
+        });
+        // A refunded order's payments were refunded in full, a day later.
+        const refundRows = inserted
+          .filter((payment) => payment.refundedCents > 0)
+          .map((payment) => ({
+            paymentId: payment.id,
+            amountCents: payment.refundedCents,
+            currency: payment.currency,
+            createdAt: new Date(payment.createdAt.getTime() + 24 * 60 * MINUTE),
+          }));
+        if (refundRows.length > 0) await tx.insert(refunds).values(refundRows);
+        refundTotal += refundRows.length;
+      }
       itemTotal += itemRows.length;
       paymentTotal += paymentRows.length;
     }
@@ -186,6 +228,7 @@ export async function seedDemoData(
       orders: planned.length,
       orderItems: itemTotal,
       payments: paymentTotal,
+      refunds: refundTotal,
     };
   });
 }

@@ -20,6 +20,7 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'gr
 import type { GraphQLConfig, QueryLimits } from '../config/index.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { createQueryLimitsPlugin } from '../query-limits/index.js';
 import type { GraphQLContext } from './context.js';
 import { ErrorCode } from './errors.js';
@@ -96,12 +97,46 @@ function operationStatsPlugin(debugExtensions: boolean): ApolloServerPlugin<Grap
   };
 }
 
+/**
+ * Metrics per operation: count and latency by operation name and outcome (`success` or the first error's code, as the
+ * client saw it after formatError), and the SQL statements and time the operation spent. In a batched request the
+ * operations share one context and run concurrently, so each one's SQL figures may include its siblings' statements.
+ */
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const startedAt = performance.now();
+      const statementsBefore = contextValue.sqlStats.statements;
+      const sqlMsBefore = contextValue.sqlStats.sqlMs;
+      // Unparsable or invalid documents never resolve an operation: their names are not worth a label.
+      let operation = '(unresolved)';
+      return {
+        async didResolveOperation({ operationName }) {
+          operation = metrics.operationLabel(operationName);
+        },
+        async willSendResponse({ response, contextValue }) {
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          metrics.recordOperation({
+            operation,
+            outcome: errors?.length ? metrics.outcomeLabel(errors[0]!.extensions?.code) : 'success',
+            seconds: (performance.now() - startedAt) / 1000,
+            statements: contextValue.sqlStats.statements - statementsBefore,
+            sqlSeconds: (contextValue.sqlStats.sqlMs - sqlMsBefore) / 1000,
+          });
+        },
+      };
+    },
+  };
+}
+
 export function createApolloServer(options: {
   schema: GraphQLSchema;
   config: GraphQLConfig;
   /** Depth, cost, alias and list-size limits every operation is checked against before it executes. */
   queryLimits: QueryLimits;
   logger: Logger;
+  /** Per-operation metrics (counts, latency, SQL figures); none recorded when absent. */
+  metrics?: Metrics;
   plugins?: ApolloServerPlugin<GraphQLContext>[];
 }): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
@@ -111,6 +146,9 @@ export function createApolloServer(options: {
     introspection: options.config.introspection,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: true,
+    // The app owns shutdown (src/app.ts, src/main.ts). Apollo's own handlers would stop it mid-drain and re-raise the
+    // signal, which main.ts takes for a second signal and exits at once.
+    stopOnTerminationSignals: false,
     formatError,
     logger: {
       debug: (message) => options.logger.debug(message),
@@ -130,6 +168,7 @@ export function createApolloServer(options: {
       errorLoggingPlugin(),
       operationStatsPlugin(options.config.debugExtensions),
       createQueryLimitsPlugin<GraphQLContext>(options.queryLimits, options.logger),
+      ...(options.metrics ? [metricsPlugin(options.metrics)] : []),
       ...(options.plugins ?? []),
     ],
   });

@@ -2,15 +2,20 @@
  * The per-operation context every resolver receives: who is asking, the operation's counted database handle and its
  * loaders. Built fresh for each request by the HTTP layer.
  */
+import { accessFor, type Access } from '../auth/access.js';
 import type { Principal } from '../auth/principal.js';
+import type { IdempotencyConfig } from '../config/index.js';
 import type { Database, Db } from '../db/client.js';
 import type { SqlStats } from '../db/instrument.js';
+import { createIdempotencyState, type IdempotencyState } from '../idempotency/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createLoaders, type Loaders } from './loaders.js';
 
 export interface GraphQLContext {
   requestId: string;
   principal: Principal;
+  /** What the principal may see: loaders and list queries filter by it. */
+  access: Access;
   /** This operation's database handle: every statement is counted into `sqlStats`. */
   db: Db;
   database: Database;
@@ -19,6 +24,8 @@ export interface GraphQLContext {
   log: Logger;
   /** Names of the operations executed with this context (several in a batched request). */
   operationNames: string[];
+  idempotency: IdempotencyState;
+  idempotencyConfig: IdempotencyConfig;
 }
 
 export function createContext(options: {
@@ -27,7 +34,19 @@ export function createContext(options: {
   database: Database;
   sqlStats: SqlStats;
   log: Logger;
+  idempotencyConfig: IdempotencyConfig;
+  /** The `Idempotency-Key` request header, if sent. */
+  idempotencyKeyHeader: string | undefined;
 }): GraphQLContext {
   const db = options.database.forOperation(options.sqlStats);
-  return { ...options, db, loaders: createLoaders(db), operationNames: [] };
+  const { idempotencyKeyHeader, ...rest } = options;
+  const access = accessFor(options.principal);
+  return {
+    ...rest,
+    access,
+    db,
+    loaders: createLoaders(db, access),
+    operationNames: [],
+    idempotency: createIdempotencyState(idempotencyKeyHeader),
+  };
 }

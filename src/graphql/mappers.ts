@@ -2,7 +2,7 @@
  * What each GraphQL object type's resolvers receive as their parent: the storage row (or a connection of rows) that
  * the parent field returned. GraphQL Code Generator types the resolvers with these (codegen.ts).
  */
-import type { OrderItemRow, OrderRow, PaymentRow, ProductRow, UserRow } from '../db/schema.js';
+import type { OrderItemRow, OrderRow, PaymentRow, ProductRow, RefundRow, UserRow } from '../db/schema.js';
 import type { Connection } from './pagination.js';
 
 export type User = UserRow;
@@ -13,3 +13,4 @@ export type Order = OrderRow;
 export type OrderConnection = Connection<OrderRow>;
 export type OrderItem = OrderItemRow;
 export type Payment = PaymentRow;
+export type Refund = RefundRow;

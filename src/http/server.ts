@@ -9,13 +9,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { resolvePrincipal, type Principal } from '../auth/principal.js';
-import type { HttpConfig } from '../config/index.js';
+import type { HttpConfig, IdempotencyConfig } from '../config/index.js';
 import type { Database } from '../db/client.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { SqlStats } from '../db/instrument.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
+import { observeLoaderBatches } from '../graphql/loaders.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => void | Promise<void>;
 
@@ -25,8 +27,16 @@ export interface HttpServerOptions {
   apollo: ApolloServer<GraphQLContext>;
   database: Database;
   logger: Logger;
+  idempotency: IdempotencyConfig;
   /** Extra routes by exact path (e.g. probes); /graphql is built in. */
   routes?: Map<string, RouteHandler>;
+  /** Request counts and latency by route, and DataLoader batch sizes; none recorded when absent. */
+  metrics?: Metrics;
+  /**
+   * True once shutdown began: every response then carries `Connection: close`, so keep-alive clients reconnect (to
+   * another instance) instead of holding a connection to this one.
+   */
+  isDraining?: () => boolean;
 }
 
 class HttpError extends Error {
@@ -114,8 +124,29 @@ async function parseGraphQLBody(req: IncomingMessage, config: HttpConfig, maxBat
   return body;
 }
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The client's IP (the principal's `ip`, the rate-limit identity of anonymous callers). With TRUST_PROXY=N (N proxies
+ * in front, each appending its peer to X-Forwarded-For) it is the Nth address from the right of X-Forwarded-For plus
+ * the socket peer: the address the outermost trusted proxy saw. Entries further left are client-supplied and ignored;
+ * a trusted entry that is not an IP falls back to the peer. IPv4-mapped IPv6 addresses are unwrapped.
+ */
+function clientIp(req: IncomingMessage, trustProxyHops: number): string {
+  let ip = req.socket.remoteAddress ?? 'unknown';
+  if (trustProxyHops > 0) {
+    const header = req.headers['x-forwarded-for'];
+    const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    const chain = [...forwarded, ip];
+    const candidate = chain[Math.max(0, chain.length - 1 - trustProxyHops)]!;
+    if (/^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/.test(candidate)) ip = candidate;
+  }
+  return /^::ffff:[0-9.]+$/i.test(ip) ? ip.slice(7) : ip;
 }
 
 export function createHttpServer(options: HttpServerOptions): Server {
@@ -142,10 +173,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
     // Who is asking: the whole request is refused before execution when the credentials are bad.
     let principal: Principal;
-    const startedStats = new SqlStats();
-    const authDb = database.forOperation(startedStats);
+    // The token lookup (one statement for an authenticated request) is not the operation's: the operation's figures
+    // depend only on its shape.
+    const operationStats = new SqlStats();
+    const authDb = database.db;
     try {
-      principal = await resolvePrincipal(authDb, req.headers.authorization, clientIp(req));
+      principal = await resolvePrincipal(authDb, req.headers.authorization, clientIp(req, config.trustProxyHops));
     } catch (error) {
       if (error instanceof BusinessError) {
         throw new HttpError(401, ErrorCode.UNAUTHENTICATED, error.message, { 'www-authenticate': 'Bearer' });
@@ -170,9 +203,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
           requestId,
           principal,
           database,
-          sqlStats: startedStats,
+          sqlStats: operationStats,
           log: logger.child({ requestId }),
+          idempotencyConfig: options.idempotency,
+          idempotencyKeyHeader: headerValue(req.headers['idempotency-key']),
         });
+        if (options.metrics) observeLoaderBatches(context.loaders, options.metrics.observeBatch);
         return context;
       },
     });
@@ -189,8 +225,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     return {
       operationName: context?.operationNames.join(',') || undefined,
-      statements: startedStats.statements,
-      sqlMs: startedStats.sqlMs,
+      statements: operationStats.statements,
+      sqlMs: operationStats.sqlMs,
     };
   }
 
@@ -199,6 +235,15 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
+    if (options.isDraining) {
+      // Decided as the response starts, so requests already in flight when shutdown begins close their connection too.
+      const isDraining = options.isDraining;
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        if (isDraining() && !this.headersSent) this.setHeader('connection', 'close');
+        return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['writeHead'];
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -241,6 +286,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
     };
     if (url.pathname === '/graphql') logger.info(entry, 'request completed');
     else logger.debug(entry, 'request completed');
+    if (options.metrics) {
+      const route = url.pathname === '/graphql' || routes.has(url.pathname) ? url.pathname : '(unmatched)';
+      const method = req.method ?? 'GET';
+      options.metrics.httpRequests.inc({ method, route, status: String(res.statusCode) });
+      options.metrics.httpRequestDuration.observe({ method, route }, (performance.now() - startedAt) / 1000);
+    }
   });
 
   // Bound slow clients: a request must arrive in full within 30 s, headers within 10 s.

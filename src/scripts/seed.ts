@@ -43,7 +43,7 @@ try {
     console.error('The database already has data. Re-run with --reset to replace it with the demo set.');
     process.exitCode = 1;
   } else {
-    const summary = await seedDemoData(database.db, options, { reset: values.reset });
+    const summary = await seedDemoData(database.db, options, { reset: values.reset, demoTokens: true });
     console.log(`Seeded the ${database.kind} database: ${JSON.stringify(summary)}`);
   }
 } finally {

@@ -94,16 +94,22 @@ export interface GraphQLResponse<T = Record<string, any>> {
   body: { data?: T | null; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
 }
 
+/** Where to send requests, and as whom: a client's default headers (e.g. its Authorization) go with every request. */
+export interface Client {
+  url: string;
+  headers?: Record<string, string>;
+}
+
 /** POSTs one GraphQL operation over real HTTP. */
 export async function gql<T = Record<string, any>>(
-  server: { url: string },
+  client: Client,
   query: string,
   variables?: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T>> {
-  const response = await fetch(`${server.url}/graphql`, {
+  const response = await fetch(`${client.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...client.headers, ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>['body'] };

@@ -1,8 +1,10 @@
 /**
  * Resolvers for schema/orders.graphql.
  */
+import { requireAuthenticated } from '../../auth/access.js';
 import type { OrderStatus, Resolvers } from '../../generated/graphql.js';
 import { badUserInput } from '../../graphql/errors.js';
+import { runMutation } from '../../idempotency/index.js';
 import { parseId } from '../../graphql/ids.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
 import { mustExist } from '../../graphql/relations.js';
@@ -43,17 +45,23 @@ function validatePlaceOrder(input: {
 
 export const orderResolvers: Resolvers = {
   Query: {
-    order: (_parent, args, ctx) => ctx.loaders.orderById.load(parseId(args.id, 'id')),
+    order: (_parent, args, ctx) => {
+      requireAuthenticated(ctx.principal, 'order');
+      return ctx.loaders.orderById.load(parseId(args.id, 'id'));
+    },
+    /** Admins see every order; a customer sees their own. */
     orders: async (_parent, args, ctx) => {
+      requireAuthenticated(ctx.principal, 'orders');
       const listArgs = parseOrderListArgs(args);
-      return toConnection('o', await listOrders(ctx.db, listArgs), listArgs.first);
+      return toConnection('o', await listOrders(ctx.db, listArgs, ctx.access), listArgs.first);
     },
   },
   Mutation: {
-    placeOrder: async (_parent, { input }, ctx) => {
-      const command = validatePlaceOrder(input);
-      const order = await ctx.db.transaction((tx) => insertOrder(tx, command));
-      return { order };
+    placeOrder: (_parent, { input, idempotencyKey }, ctx, info) => {
+      requireAuthenticated(ctx.principal, 'placeOrder');
+      return runMutation(ctx, info, { key: idempotencyKey, required: true, args: { input } }, async (tx) => ({
+        order: await insertOrder(tx, validatePlaceOrder(input), ctx.access),
+      }));
     },
   },
   Order: {

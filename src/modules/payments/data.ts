@@ -2,35 +2,40 @@
  * Payments' data access: batched lookups and the transaction behind payOrder.
  */
 import DataLoader from 'dataloader';
-import { asc, eq, Param, sql } from 'drizzle-orm';
+import { and, asc, eq, Param, sql } from 'drizzle-orm';
+import { orderOwnedBy, ownedBy, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
-import { orders, payments, type OrderRow, type PaymentRow } from '../../db/schema.js';
+import { orders, payments, refunds, type OrderRow, type PaymentRow, type RefundRow } from '../../db/schema.js';
 import { badUserInput, BusinessError, ErrorCode, notFound } from '../../graphql/errors.js';
 
 /** Given payment ids, one statement returns a payment or null per id, in key order. */
-export async function loadPaymentsByIds(db: Db, keys: readonly number[]): Promise<Array<PaymentRow | null>> {
+export async function loadPaymentsByIds(
+  db: Db,
+  keys: readonly number[],
+  access: Access,
+): Promise<Array<PaymentRow | null>> {
   const rows = await db
     .select()
     .from(payments)
-    .where(sql`${payments.id} = any(${new Param(keys)}::int[])`);
+    .where(and(sql`${payments.id} = any(${new Param(keys)}::int[])`, orderOwnedBy(payments.orderId, access)));
   return rowsByKey(keys, rows, (row) => row.id);
 }
 
 /** Given order ids, one statement returns each order's payments (oldest first), in key order. */
-export async function loadPaymentsByOrderIds(db: Db, keys: readonly number[]): Promise<PaymentRow[][]> {
+export async function loadPaymentsByOrderIds(db: Db, keys: readonly number[], access: Access): Promise<PaymentRow[][]> {
   const rows = await db
     .select()
     .from(payments)
-    .where(sql`${payments.orderId} = any(${new Param(keys)}::int[])`)
+    .where(and(sql`${payments.orderId} = any(${new Param(keys)}::int[])`, orderOwnedBy(payments.orderId, access)))
     .orderBy(asc(payments.orderId), asc(payments.id));
   return rowGroupsByKey(keys, rows, (row) => row.orderId);
 }
 
-export function createPaymentLoaders(db: Db) {
+export function createPaymentLoaders(db: Db, access: Access) {
   return {
-    paymentById: new DataLoader<number, PaymentRow | null>((keys) => loadPaymentsByIds(db, keys)),
-    paymentsByOrderId: new DataLoader<number, PaymentRow[]>((keys) => loadPaymentsByOrderIds(db, keys)),
+    paymentById: new DataLoader<number, PaymentRow | null>((keys) => loadPaymentsByIds(db, keys, access)),
+    paymentsByOrderId: new DataLoader<number, PaymentRow[]>((keys) => loadPaymentsByOrderIds(db, keys, access)),
   };
 }
 
@@ -46,8 +51,13 @@ export interface PayOrderCommand {
 export async function insertPayment(
   tx: Db,
   command: PayOrderCommand,
+  access: Access,
 ): Promise<{ payment: PaymentRow; order: OrderRow }> {
-  const [order] = await tx.select().from(orders).where(eq(orders.id, command.orderId)).for('update');
+  const [order] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.id, command.orderId), ownedBy(orders.userId, access)))
+    .for('update');
   if (!order) throw notFound('Order', command.orderId);
   if (order.status === 'PAID') {
     throw new BusinessError(ErrorCode.ORDER_ALREADY_PAID, `Order ${order.id} is already paid.`, {
@@ -79,4 +89,52 @@ export async function insertPayment(
     .where(eq(orders.id, order.id))
     .returning();
   return { payment: payment!, order: updated! };
+}
+
+export interface RefundCommand {
+  paymentId: number;
+  amountCents: number;
+}
+
+/**
+ * Refunds part or all of a payment. Run inside a transaction: the order row is locked first (the same order as
+ * payOrder takes its locks, so the two cannot deadlock), then the payment row, so concurrent refunds of one payment
+ * are serialised and can never refund more than was paid.
+ */
+export async function insertRefund(
+  tx: Db,
+  command: RefundCommand,
+  access: Access,
+): Promise<{ refund: RefundRow; payment: PaymentRow }> {
+  const [target] = await tx
+    .select({ orderId: payments.orderId })
+    .from(payments)
+    .where(and(eq(payments.id, command.paymentId), orderOwnedBy(payments.orderId, access)));
+  if (!target) throw notFound('Payment', command.paymentId);
+  const [order] = await tx.select().from(orders).where(eq(orders.id, target.orderId)).for('update');
+  const [payment] = await tx.select().from(payments).where(eq(payments.id, command.paymentId)).for('update');
+  const refundable = payment!.amountCents - payment!.refundedCents;
+  if (command.amountCents > refundable) {
+    throw badUserInput(
+      `amountCents ${command.amountCents} exceeds what is left to refund of payment ${payment!.id}: ${refundable} ${payment!.currency} cents.`,
+      'input.amountCents',
+    );
+  }
+
+  const [refund] = await tx
+    .insert(refunds)
+    .values({ paymentId: payment!.id, amountCents: command.amountCents, currency: payment!.currency })
+    .returning();
+  const refundedCents = payment!.refundedCents + command.amountCents;
+  const [updatedPayment] = await tx
+    .update(payments)
+    .set({ refundedCents, status: refundedCents === payment!.amountCents ? 'REFUNDED' : 'PARTIALLY_REFUNDED' })
+    .where(eq(payments.id, payment!.id))
+    .returning();
+  const paidCents = order!.paidCents - command.amountCents;
+  await tx
+    .update(orders)
+    .set({ paidCents, ...(order!.status === 'PAID' && paidCents === 0 && { status: 'REFUNDED' as const }) })
+    .where(eq(orders.id, order!.id));
+  return { refund: refund!, payment: updatedPayment! };
 }

@@ -2,25 +2,52 @@
  * Resolvers for schema/payments.graphql.
  */
 import type { Resolvers } from '../../generated/graphql.js';
+import { requireAuthenticated } from '../../auth/access.js';
 import { badUserInput } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { mustExist } from '../../graphql/relations.js';
-import { insertPayment } from './data.js';
+import { runMutation } from '../../idempotency/index.js';
+import { insertPayment, insertRefund } from './data.js';
+
+function positiveAmount(amountCents: number): number {
+  if (!Number.isInteger(amountCents) || amountCents < 1) {
+    throw badUserInput(`input.amountCents must be a positive integer (got ${amountCents}).`, 'input.amountCents');
+  }
+  return amountCents;
+}
 
 export const paymentResolvers: Resolvers = {
   Query: {
-    payment: (_parent, args, ctx) => ctx.loaders.paymentById.load(parseId(args.id, 'id')),
+    payment: (_parent, args, ctx) => {
+      requireAuthenticated(ctx.principal, 'payment');
+      return ctx.loaders.paymentById.load(parseId(args.id, 'id'));
+    },
   },
   Mutation: {
-    payOrder: async (_parent, { input }, ctx) => {
-      const orderId = parseId(input.orderId, 'input.orderId');
-      if (!Number.isInteger(input.amountCents) || input.amountCents < 1) {
-        throw badUserInput(`input.amountCents must be a positive integer (got ${input.amountCents}).`, 'input.amountCents');
-      }
-      return ctx.db.transaction((tx) => insertPayment(tx, { orderId, amountCents: input.amountCents }));
+    payOrder: (_parent, { input, idempotencyKey }, ctx, info) => {
+      requireAuthenticated(ctx.principal, 'payOrder');
+      return runMutation(ctx, info, { key: idempotencyKey, required: true, args: { input } }, (tx) =>
+        insertPayment(tx, {
+          orderId: parseId(input.orderId, 'input.orderId'),
+          amountCents: positiveAmount(input.amountCents),
+        }, ctx.access),
+      );
+    },
+    refundPayment: (_parent, { input, idempotencyKey }, ctx, info) => {
+      requireAuthenticated(ctx.principal, 'refundPayment');
+      return runMutation(ctx, info, { key: idempotencyKey, required: true, args: { input } }, (tx) =>
+        insertRefund(tx, {
+          paymentId: parseId(input.paymentId, 'input.paymentId'),
+          amountCents: positiveAmount(input.amountCents),
+        }, ctx.access),
+      );
     },
   },
   Payment: {
     order: (payment, _args, ctx) => mustExist(ctx.loaders.orderById.load(payment.orderId), 'Order', payment.orderId),
+  },
+  Refund: {
+    payment: (refund, _args, ctx) =>
+      mustExist(ctx.loaders.paymentById.load(refund.paymentId), 'Payment', refund.paymentId),
   },
 };

@@ -1,10 +1,12 @@
 /**
  * Resolvers for schema/users.graphql.
  */
+import { requireAdmin, requireAuthenticated } from '../../auth/access.js';
 import type { Resolvers } from '../../generated/graphql.js';
 import { badUserInput } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
+import { runMutation } from '../../idempotency/index.js';
 import { parseOrderListArgs } from '../orders/resolvers.js';
 import { insertUser, listUsers } from './data.js';
 
@@ -24,16 +26,22 @@ function validateNewUser(input: { email: string; name: string }): { email: strin
 
 export const userResolvers: Resolvers = {
   Query: {
-    user: (_parent, args, ctx) => ctx.loaders.userById.load(parseId(args.id, 'id')),
+    user: (_parent, args, ctx) => {
+      requireAuthenticated(ctx.principal, 'user');
+      return ctx.loaders.userById.load(parseId(args.id, 'id'));
+    },
     users: async (_parent, args, ctx) => {
+      requireAdmin(ctx.principal, 'users');
       const page = parsePageArgs('u', args);
-      return toConnection('u', await listUsers(ctx.db, page), page.first);
+      return toConnection('u', await listUsers(ctx.db, page, ctx.access), page.first);
     },
   },
   Mutation: {
-    createUser: async (_parent, { input }, ctx) => {
-      const user = await insertUser(ctx.db, validateNewUser(input));
-      return { user };
+    createUser: (_parent, { input, idempotencyKey }, ctx, info) => {
+      requireAdmin(ctx.principal, 'createUser');
+      return runMutation(ctx, info, { key: idempotencyKey, required: false, args: { input } }, async (tx) => ({
+        user: await insertUser(tx, validateNewUser(input)),
+      }));
     },
   },
   User: {
