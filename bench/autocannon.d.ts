@@ -20,6 +20,8 @@ declare module 'autocannon' {
       /** Responses whose body differs are counted in `mismatches`. */
       expectBody?: string;
       verifyBody?: (body: string) => boolean;
+      /** Requests sent in turn; `setupRequest` may rewrite each one before it is sent. */
+      requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>;
     }
 
     interface Histogram {

@@ -8,6 +8,8 @@ import postgres from 'postgres';
 import type { Config } from '../src/config/index.js';
 import { createDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { createApiToken } from '../src/auth/principal.js';
+import { users } from '../src/db/schema.js';
 import { seedDemoData, type SeedOptions, type SeedSummary } from '../src/db/seed.js';
 
 export const BENCH_DATABASE_NAME = 'ledger_bench';
@@ -51,12 +53,26 @@ export function connectAdmin(adminUrl: string): AdminConnection {
   };
 }
 
-/** Migrates and seeds the (empty) database that `config.database.url` points at. */
-export async function seedBenchData(config: Config): Promise<SeedSummary> {
+/** Admin tokens the load rotates through: enough callers that no one reaches a rate limit in the limited case. */
+export const BENCH_TOKEN_COUNT = 200;
+
+/**
+ * Migrates and seeds the (empty) database that `config.database.url` points at, with BENCH_TOKEN_COUNT admin tokens
+ * (every case but `__typename` needs an authenticated caller), returned for the load generator.
+ */
+export async function seedBenchData(config: Config): Promise<SeedSummary & { tokens: string[] }> {
   const database = await createDatabase(config.database);
   try {
     await runMigrations(config.database, database);
     const summary = await seedDemoData(database.db, BENCH_SEED_OPTIONS);
+    const [admin] = await database.db
+      .insert(users)
+      .values({ email: 'bench-admin@example.com', name: 'Bench Admin' })
+      .returning({ id: users.id });
+    const tokens: string[] = [];
+    for (let i = 0; i < BENCH_TOKEN_COUNT; i++) {
+      tokens.push((await createApiToken(database.db, { userId: admin!.id, role: 'admin', label: 'bench' })).token);
+    }
     const short = (Object.keys(MINIMUM) as Array<keyof typeof MINIMUM>).filter((key) => summary[key] < MINIMUM[key]);
     if (short.length > 0) {
       throw new Error(
@@ -65,7 +81,7 @@ export async function seedBenchData(config: Config): Promise<SeedSummary> {
       );
     }
     await database.db.execute(sql.raw('vacuum analyze'));
-    return summary;
+    return { ...summary, tokens };
   } finally {
     await database.close();
   }

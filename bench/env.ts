@@ -11,6 +11,8 @@
 export interface BenchSettings {
   /** Admin URL: the bench database is created and dropped through it. */
   adminUrl: string;
+  /** Redis for the rate-limited case. */
+  redisUrl: string;
   durationSeconds: number;
   rounds: number;
   warmupSeconds: number;
@@ -45,6 +47,7 @@ function number(name: string, fallback: number, min: number, integer: boolean): 
 export function readBenchSettings(): BenchSettings {
   return {
     adminUrl: value('BENCH_DATABASE_URL') ?? value('DATABASE_URL') ?? DEFAULT_ADMIN_URL,
+    redisUrl: value('BENCH_REDIS_URL') ?? value('REDIS_URL') ?? 'redis://127.0.0.1:6379',
     durationSeconds: number('BENCH_DURATION_SECONDS', 10, 1, false),
     rounds: number('BENCH_ROUNDS', 3, 1, true),
     warmupSeconds: number('BENCH_WARMUP_SECONDS', 3, 0, false),

@@ -13,8 +13,8 @@ export interface BenchCase {
   key: string;
   label: string;
   query: string;
-  /** Which server answers it. */
-  target: 'graphql' | 'reference';
+  /** Which server answers it: the GraphQL server (rate limits off), the same with rate limits on, or the reference. */
+  target: 'graphql' | 'graphql-limited' | 'reference';
   /** Nodes the top-level connection must return (a sanity check of the expected body); undefined to skip. */
   expectedNodes?: number;
 }
@@ -38,6 +38,13 @@ export const CASES: readonly BenchCase[] = [
     expectedNodes: 50,
   },
   { key: 'c4', label: '4 __typename', query: '{ __typename }', target: 'graphql' },
+  {
+    key: 'c1rl',
+    label: '1 with @rateLimit (Redis)',
+    query: CASE1_QUERY,
+    target: 'graphql-limited',
+    expectedNodes: 50,
+  },
   { key: 'ref', label: '5 reference (case 1)', query: CASE1_QUERY, target: 'reference', expectedNodes: 50 },
 ];
 
@@ -80,6 +87,8 @@ export function runLoad(options: {
   url: string;
   body: string;
   expectBody: string;
+  /** Bearer tokens, one per request in turn (so each caller stays under its rate limit). */
+  tokens: readonly string[];
   requestId: string;
   durationSeconds: number;
   signal: AbortSignal;
@@ -88,6 +97,7 @@ export function runLoad(options: {
     let latencies = new Float64Array(1 << 16);
     let count = 0;
     let mismatches = 0;
+    let nextToken = 0;
     let lastStatus = 0;
     const samples: string[] = [];
     const sample = (text: string) => {
@@ -104,6 +114,15 @@ export function runLoad(options: {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-request-id': options.requestId },
         body: options.body,
+        requests: [
+          {
+            setupRequest: (request: { headers: Record<string, string> }) => {
+              nextToken = (nextToken + 1) % options.tokens.length;
+              request.headers = { ...request.headers, authorization: `Bearer ${options.tokens[nextToken]}` };
+              return request;
+            },
+          },
+        ],
         expectBody: options.expectBody,
       },
       (error, result) => {

@@ -6,7 +6,7 @@
  * users and payments by `= any($1)` in parallel. The body has exactly the bytes Apollo would send for case 1.
  * GET /__stats reports how many requests and SQL statements it has served.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import postgres from 'postgres';
 import { readReferenceSettings } from './env.js';
@@ -33,6 +33,15 @@ interface OrderRow {
   id: number;
   user_id: number;
   total_cents: number;
+}
+
+/** The same check the server makes: the bearer token's hash names a live token (one statement). */
+async function authenticate(header: string | undefined): Promise<boolean> {
+  const match = /^Bearer (\S+)$/.exec(header ?? '');
+  if (!match) return false;
+  const hash = createHash('sha256').update(match[1]!).digest('hex');
+  const rows = await sql`select user_id, role from api_tokens where token_hash = ${hash} and revoked_at is null`;
+  return rows.length === 1;
 }
 
 /** Case 1's body, and the statements it took. */
@@ -88,18 +97,25 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     // The body is always case 1's query: drain it, then answer.
     req.on('data', () => {});
     req.on('end', () => {
-      ordersPage().then(
-        (result) => {
-          // Counted together, so /__stats never shows half a request.
-          requests++;
-          statements += result.statements;
-          send(res, 200, result.body, requestId);
-        },
-        (error: unknown) => {
-          console.error('reference: request failed', error);
-          send(res, 500, '{"errors":[{"message":"Unexpected server error."}]}\n', requestId);
-        },
-      );
+      authenticate(req.headers.authorization)
+        .then(async (ok) => (ok ? { ...(await ordersPage()), authenticated: true } : { authenticated: false as const }))
+        .then(
+          (outcome) => {
+            if (!outcome.authenticated) {
+              send(res, 401, '{"errors":[{"message":"Unauthenticated."}]}\n', requestId);
+              return;
+            }
+            // Counted together, so /__stats never shows half a request. The token lookup is not counted, as the
+            // GraphQL server does not count it in its operations' figures either.
+            requests++;
+            statements += outcome.statements;
+            send(res, 200, outcome.body, requestId);
+          },
+          (error: unknown) => {
+            console.error('reference: request failed', error);
+            send(res, 500, '{"errors":[{"message":"Unexpected server error."}]}\n', requestId);
+          },
+        );
     });
     return;
   }

@@ -80,10 +80,19 @@ function log(message: string): void {
 }
 
 /** POST a GraphQL body; resolves with status and body text. */
-async function post(url: string, body: string, requestId: string): Promise<{ status: number; text: string }> {
+async function post(
+  url: string,
+  body: string,
+  requestId: string,
+  token?: string,
+): Promise<{ status: number; text: string }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': requestId,
+      ...(token && { authorization: `Bearer ${token}` }),
+    },
     body,
     signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
   });
@@ -105,8 +114,8 @@ function firstDifference(a: unknown, b: unknown, path = '$'): string | undefined
 }
 
 /** Asks the case once and returns the body every response must then equal. */
-async function expectedBody(benchCase: BenchCase, url: string): Promise<string> {
-  const { status, text } = await post(url, requestBody(benchCase), `bench.${benchCase.key}.check`);
+async function expectedBody(benchCase: BenchCase, url: string, token: string): Promise<string> {
+  const { status, text } = await post(url, requestBody(benchCase), `bench.${benchCase.key}.check`, token);
   let parsed: { data?: unknown; errors?: unknown };
   try {
     parsed = JSON.parse(text) as typeof parsed;
@@ -147,7 +156,7 @@ async function main(): Promise<number> {
   admin = connectAdmin(settings.adminUrl);
   await admin.recreate();
 
-  const [serverPort, referencePort] = [await freePort(), await freePort()];
+  const [serverPort, limitedPort, referencePort] = [await freePort(), await freePort(), await freePort()];
   const serverConfigEnv = {
     NODE_ENV: 'production',
     DATABASE_URL: benchUrl,
@@ -155,13 +164,24 @@ async function main(): Promise<number> {
     PORT: String(serverPort),
     LOG_LEVEL: 'info',
     MIGRATE_ON_START: 'false',
+    // Load tests run without rate limits; the limited server below measures their cost.
+    RATE_LIMIT_ENABLED: 'false',
+  };
+  // The same server with every @rateLimit on, counting in Redis: the directive's overhead, with callers spread over
+  // BENCH_TOKEN_COUNT tokens so no call is refused (a refusal would change the body and count as an error).
+  const limitedConfigEnv = {
+    ...serverConfigEnv,
+    PORT: String(limitedPort),
+    RATE_LIMIT_ENABLED: 'true',
+    REDIS_URL: settings.redisUrl,
+    RATE_LIMIT_KEY_PREFIX: `bench:${process.pid}:${Date.now()}:`,
   };
   // The same parse the server will make of its environment: the bench migrates and seeds with it, and the reference
   // gets its pool settings from it.
   const config = loadConfig(serverConfigEnv);
 
   log(`migrating and seeding ${JSON.stringify(BENCH_SEED_OPTIONS)}`);
-  const seedSummary = await seedBenchData(config);
+  const { tokens, ...seedSummary } = await seedBenchData(config);
   log(`seeded: ${JSON.stringify(seedSummary)}`);
 
   log(`starting the GraphQL server on :${serverPort} and the reference on :${referencePort}`);
@@ -169,6 +189,13 @@ async function main(): Promise<number> {
     startGraphQLServer({
       root,
       env: { ...childBaseEnv(), ...serverConfigEnv },
+      logFile: serverLogFile,
+      onUnexpectedExit: abort,
+    }),
+    // Both servers append to one log; request ids (bench.<case>.<phase>) tell their lines apart.
+    startGraphQLServer({
+      root,
+      env: { ...childBaseEnv(), ...limitedConfigEnv },
       logFile: serverLogFile,
       onUnexpectedExit: abort,
     }),
@@ -191,14 +218,29 @@ async function main(): Promise<number> {
   );
   const urls = {
     graphql: `http://127.0.0.1:${serverPort}/graphql`,
+    limited: `http://127.0.0.1:${limitedPort}/graphql`,
     reference: `http://127.0.0.1:${referencePort}`,
   };
+  const urlOf = (benchCase: BenchCase) =>
+    benchCase.target === 'graphql'
+      ? urls.graphql
+      : benchCase.target === 'graphql-limited'
+        ? urls.limited
+        : `${urls.reference}/graphql`;
   const typename = JSON.stringify({ query: '{ __typename }' });
   await Promise.all([
     waitUntil(
       'the GraphQL server',
       async () => {
         const { status, text } = await post(urls.graphql, typename, 'bench.ready');
+        return status === 200 && text.trim() === '{"data":{"__typename":"Query"}}';
+      },
+      signal,
+    ),
+    waitUntil(
+      'the rate-limited GraphQL server',
+      async () => {
+        const { status, text } = await post(urls.limited, typename, 'bench.ready');
         return status === 200 && text.trim() === '{"data":{"__typename":"Query"}}';
       },
       signal,
@@ -210,8 +252,7 @@ async function main(): Promise<number> {
   // What every response of each case must be, byte for byte (the data never changes during the run).
   const expected = new Map<string, string>();
   for (const benchCase of CASES) {
-    const url = benchCase.target === 'graphql' ? urls.graphql : `${urls.reference}/graphql`;
-    expected.set(benchCase.key, await expectedBody(benchCase, url));
+    expected.set(benchCase.key, await expectedBody(benchCase, urlOf(benchCase), tokens[0]!));
   }
   const graphqlCase1 = expected.get('c1')!;
   const referenceCase1 = expected.get('ref')!;
@@ -226,8 +267,9 @@ async function main(): Promise<number> {
 
   const runCase = (benchCase: BenchCase, phase: string, durationSeconds: number): Promise<RunResult> =>
     runLoad({
-      url: benchCase.target === 'graphql' ? urls.graphql : `${urls.reference}/graphql`,
+      url: urlOf(benchCase),
       body: requestBody(benchCase),
+      tokens,
       expectBody: expected.get(benchCase.key)!,
       requestId: `bench.${benchCase.key}.${phase}`,
       durationSeconds,
@@ -279,7 +321,7 @@ async function main(): Promise<number> {
   const summaries = CASES.map((benchCase) => {
     const caseErrors = errors.get(benchCase.key)!;
     let statements: StatementFigures | null = null;
-    if (benchCase.target === 'graphql') {
+    if (benchCase.target !== 'reference') {
       statements = { requests: 0, statements: 0, min: Infinity, max: -Infinity };
       let serverMs = 0;
       let sqlMs = 0;
