@@ -21,7 +21,10 @@ declare module 'autocannon' {
       expectBody?: string;
       verifyBody?: (body: string) => boolean;
       /** Requests sent in turn; `setupRequest` may rewrite each one before it is sent. */
-      requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>;
+      requests?: Array<{
+        setupRequest?: (request: { headers: Record<string, string> }) => unknown;
+        onResponse?: (status: number, body: string) => void;
+      }>;
     }
 
     interface Histogram {

@@ -53,7 +53,7 @@ export function connectAdmin(adminUrl: string): AdminConnection {
   };
 }
 
-/** Admin tokens the load rotates through: enough callers that no one reaches a rate limit in the limited case. */
+/** Admins (one token each) the load rotates through: enough callers that none reaches a rate limit. */
 export const BENCH_TOKEN_COUNT = 200;
 
 /**
@@ -65,13 +65,14 @@ export async function seedBenchData(config: Config): Promise<SeedSummary & { tok
   try {
     await runMigrations(config.database, database);
     const summary = await seedDemoData(database.db, BENCH_SEED_OPTIONS);
-    const [admin] = await database.db
+    // One admin user per token: rate limits count per user, so the load spreads over BENCH_TOKEN_COUNT callers.
+    const admins = await database.db
       .insert(users)
-      .values({ email: 'bench-admin@example.com', name: 'Bench Admin' })
+      .values(Array.from({ length: BENCH_TOKEN_COUNT }, (_, i) => ({ email: `bench-admin-${i}@example.com`, name: 'Bench' })))
       .returning({ id: users.id });
     const tokens: string[] = [];
-    for (let i = 0; i < BENCH_TOKEN_COUNT; i++) {
-      tokens.push((await createApiToken(database.db, { userId: admin!.id, role: 'admin', label: 'bench' })).token);
+    for (const admin of admins) {
+      tokens.push((await createApiToken(database.db, { userId: admin.id, role: 'admin', label: 'bench' })).token);
     }
     const short = (Object.keys(MINIMUM) as Array<keyof typeof MINIMUM>).filter((key) => summary[key] < MINIMUM[key]);
     if (short.length > 0) {

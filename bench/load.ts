@@ -98,7 +98,6 @@ export function runLoad(options: {
     let count = 0;
     let mismatches = 0;
     let nextToken = 0;
-    let lastStatus = 0;
     const samples: string[] = [];
     const sample = (text: string) => {
       if (samples.length < 3) samples.push(text.length > 300 ? `${text.slice(0, 300)}…` : text);
@@ -121,9 +120,14 @@ export function runLoad(options: {
               request.headers = { ...request.headers, authorization: `Bearer ${options.tokens[nextToken]}` };
               return request;
             },
+            // autocannon refuses `expectBody` together with `requests`: each body is checked here instead.
+            onResponse: (status: number, body: string) => {
+              if (status < 200 || status > 299 || body === options.expectBody) return;
+              mismatches++;
+              sample(`unexpected body: ${body}`);
+            },
           },
         ],
-        expectBody: options.expectBody,
       },
       (error, result) => {
         options.signal.removeEventListener('abort', onAbort);
@@ -151,14 +155,7 @@ export function runLoad(options: {
         latencies = grown;
       }
       latencies[count++] = ms;
-      lastStatus = statusCode;
       if (statusCode < 200 || statusCode > 299) sample(`HTTP ${statusCode}`);
-    });
-    // autocannon reports a response's mismatch synchronously right after the response itself.
-    instance.on('reqMismatch', (body) => {
-      if (lastStatus < 200 || lastStatus > 299) return;
-      mismatches++;
-      sample(`unexpected body: ${body}`);
     });
     instance.on('reqError', (error) => sample(`request error: ${error.message}`));
     const onAbort = () => instance.stop();
