@@ -20,12 +20,12 @@ export class SqlStats {
 }
 
 /**
- * A postgres.js query is a lazy promise: it runs when awaited, after drizzle may have switched it to array mode with
- * `.values()`. The proxy keeps both working and times the query from the call to its settlement.
+ * A postgres.js query is a lazy promise: it runs when first awaited, after drizzle may have switched it to array mode
+ * with `.values()`. The proxy keeps both working, calls `observe` when the query is first awaited, and calls the
+ * function `observe` returns once the query settles, whatever its outcome.
  */
-function trackPostgresQuery<Q extends object>(query: Q, stats: SqlStats): Q {
-  stats.statements++;
-  const startedAt = performance.now();
+function observeQuery<Q extends object>(query: Q, observe: () => () => void): Q {
+  let observed = false;
   const proxy: Q = new Proxy(query, {
     get(target, property) {
       if (property === 'values') {
@@ -35,25 +35,29 @@ function trackPostgresQuery<Q extends object>(query: Q, stats: SqlStats): Q {
         };
       }
       if (property === 'then') {
-        return (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) =>
-          (target as unknown as Promise<unknown>)
-            .then(
-              (value) => {
-                stats.record(startedAt);
-                return value;
-              },
-              (error: unknown) => {
-                stats.record(startedAt);
-                throw error;
-              },
-            )
-            .then(onFulfilled, onRejected);
+        return (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) => {
+          const promise = target as unknown as Promise<unknown>;
+          if (!observed) {
+            observed = true;
+            onSettled(promise, observe());
+          }
+          return promise.then(onFulfilled, onRejected);
+        };
       }
       const value = Reflect.get(target, property, target) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
   return proxy;
+}
+
+/** Counts and times one statement into `stats`. */
+function trackPostgresQuery<Q extends object>(query: Q, stats: SqlStats): Q {
+  return observeQuery(query, () => {
+    stats.statements++;
+    const startedAt = performance.now();
+    return () => stats.record(startedAt);
+  });
 }
 
 /**
@@ -114,33 +118,11 @@ function onSettled<T>(promise: Promise<T>, settle: () => void): Promise<T> {
  * the moment it is awaited (postgres.js queries are lazy) until it settles.
  */
 export function trackPostgresPoolUsage<T extends Sql>(client: T, usage: PoolUsage): T {
-  const trackQuery = <Q extends object>(query: Q): Q => {
-    let started = false;
-    const proxy: Q = new Proxy(query, {
-      get(target, property) {
-        if (property === 'values') {
-          return () => {
-            (target as unknown as { values(): unknown }).values();
-            return proxy;
-          };
-        }
-        if (property === 'then') {
-          return (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) => {
-            const promise = target as unknown as Promise<unknown>;
-            if (!started) {
-              started = true;
-              usage.statements++;
-              onSettled(promise, () => usage.statements--);
-            }
-            return promise.then(onFulfilled, onRejected);
-          };
-        }
-        const value = Reflect.get(target, property, target) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+  const trackQuery = <Q extends object>(query: Q): Q =>
+    observeQuery(query, () => {
+      usage.statements++;
+      return () => usage.statements--;
     });
-    return proxy;
-  };
   return new Proxy(client, {
     get(target, property) {
       if (property === 'unsafe') {
