@@ -6,7 +6,6 @@
  * - partition (the network goes silent: no FIN, no RST): operations still fail within the statement timeout plus the
  *   connect timeout instead of hanging, and the server recovers.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrincipal, type TestPrincipal } from './support/principals.js';
 import {
@@ -130,49 +129,16 @@ describe.runIf(usingPostgres)('Postgres cut off through a TCP proxy (needs DATAB
   });
 });
 
-/**
- * A proxy that can go silent: while frozen it keeps every connection open and accepts new ones but forwards nothing,
- * as a network partition does (no FIN, no RST).
- */
-async function startFreezingProxy(target: { host: string; port: number }) {
-  let frozen = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(target);
-    sockets.add(client).add(upstream);
-    const teardown = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('data', (chunk) => frozen || upstream.write(chunk));
-    upstream.on('data', (chunk) => frozen || client.write(chunk));
-    for (const socket of [client, upstream]) socket.on('error', teardown).on('close', teardown);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as { port: number }).port,
-    freeze: () => void (frozen = true),
-    thaw: () => void (frozen = false),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe.runIf(usingPostgres)('Postgres behind a network partition (needs DATABASE_URL)', () => {
   it('answers SERVICE_UNAVAILABLE within the statement plus connect timeout, then recovers', async () => {
     const database = await createTestDatabase();
     const target = new URL(database.url!);
-    const proxy = await startFreezingProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const server = await startServer({ database: throughProxy(database, proxy), env: outageEnv });
     try {
       // Warm several pool connections so requests hit both silent established connections and silent new ones.
       await Promise.all(Array.from({ length: 5 }, () => gql(server, QUERY)));
-      proxy.freeze();
+      proxy.stall();
       const answers = await Promise.all(Array.from({ length: 8 }, () => timed(() => gql(server, QUERY))));
       for (const { result } of answers) expect(errorCodes(result)).toContain('SERVICE_UNAVAILABLE');
       const slowest = Math.max(...answers.map((answer) => answer.ms));
@@ -182,7 +148,7 @@ describe.runIf(usingPostgres)('Postgres behind a network partition (needs DATABA
       expect(await status(server, '/readyz')).toBe(503);
       expect(await status(server, '/healthz')).toBe(200);
 
-      proxy.thaw();
+      proxy.resume();
       await until(async () => errorCodes(await gql(server, QUERY)).length === 0, 5_000);
       await until(async () => (await status(server, '/readyz')) === 200, 5_000);
     } finally {

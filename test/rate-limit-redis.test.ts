@@ -29,7 +29,6 @@ import {
   uniqueKeyPrefix,
 } from './support/redis.js';
 import { slidingBoundaryScenario } from './support/redis-scenarios.js';
-import { startStallProxy } from './support/redis-stall-proxy.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
 const logger = createLogger('silent');
@@ -226,7 +225,7 @@ describeWithRedis('when Redis fails', () => {
   });
 
   it('gives up on a stalled Redis after the command timeout, then skips it until it answers again', async () => {
-    const proxy = await startStallProxy(redisTarget);
+    const proxy = await startTcpProxy(redisTarget);
     cleanup.push(() => proxy.close());
     const limiter = await limiterThrough(proxy, { redisCommandTimeoutMs: 100, breakerFailureThreshold: 3 });
     await untilShared(limiter);
@@ -271,7 +270,7 @@ describeWithRedis('when Redis fails', () => {
   });
 
   it('does not hang at startup on a Redis that accepts connections but never answers', async () => {
-    const proxy = await startStallProxy(redisTarget);
+    const proxy = await startTcpProxy(redisTarget);
     cleanup.push(() => proxy.close());
     proxy.stall();
     const [limiter, ms] = await timed(() => limiterThrough(proxy, { redisConnectTimeoutMs: 300 }));
