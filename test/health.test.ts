@@ -4,16 +4,13 @@
  * down, and never pile load on a dependency (per-check timeout, one run in flight per check, a short cache).
  */
 import { createServer as createTcpServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { parse, Kind, type ObjectTypeExtensionNode } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config/index.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { createHealthService, type HealthCheck } from '../src/health/index.js';
 import { loadTypeDefs } from '../src/graphql/schema.js';
-import { createTestDatabase, gql, startServer, type TestServer } from './support/server.js';
+import { captureLogs, gql, startServer, type TestServer } from './support/server.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -141,32 +138,15 @@ describe('probes on a healthy server', () => {
   });
 
   it('logs probe requests at debug level only, GraphQL requests at info', async () => {
-    const lines: Array<{ msg: string; path?: string }> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    const database = await createTestDatabase();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      PGLITE_DATA_DIR: 'memory://',
-      SEED_DEMO_WHEN_EMPTY: 'false',
-    });
-    const app = await createApp(config, pino({ level: 'info' }, sink));
+    const { logger, lines } = captureLogs();
+    const server = await startServer({ logger });
     try {
-      const url = await app.listen();
-      for (const path of ['/healthz', '/readyz', '/health']) await probe(url, path);
-      await gql({ url }, '{ __typename }');
+      for (const path of ['/healthz', '/readyz', '/health']) await probe(server.url, path);
+      await gql(server, '{ __typename }');
       const completed = lines.filter((line) => line.msg === 'request completed');
       expect(completed.map((line) => line.path)).toEqual(['/graphql']);
     } finally {
-      await app.close();
-      await database.drop();
+      await server.close();
     }
   });
 });

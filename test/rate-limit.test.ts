@@ -4,13 +4,10 @@
  * and identityArgs, RATE_LIMITED extensions), the in-process counter's sliding window and its bounded memory, the
  * configuration, and RATE_LIMIT_ENABLED=false logged loudly at startup.
  */
-import { Writable } from 'node:stream';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { getDirective } from '@graphql-tools/utils';
 import { graphql, type GraphQLSchema } from 'graphql';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
 import type { Principal } from '../src/auth/principal.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { buildSchema, loadTypeDefs } from '../src/graphql/schema.js';
@@ -25,7 +22,7 @@ import {
   type RateLimitPolicy,
 } from '../src/rate-limit/index.js';
 import { slidingBoundaryScenario } from './support/redis-scenarios.js';
-import { createTestDatabase } from './support/server.js';
+import { captureLogs, startServer } from './support/server.js';
 
 const BASE_SDL = loadTypeDefs().find((sdl) => sdl.includes('directive @rateLimit'))!;
 
@@ -393,32 +390,14 @@ describe('configuration', () => {
 
 describe('RATE_LIMIT_ENABLED=false', () => {
   it('is logged at warn level at startup and reported as disabled', async () => {
-    const lines: Array<{ level: number; msg: string }> = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(JSON.parse(String(chunk)));
-        done();
-      },
-    });
-    const database = await createTestDatabase();
-    const config = loadConfig({
-      ...process.env,
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      PGLITE_DATA_DIR: 'memory://',
-      SEED_DEMO_WHEN_EMPTY: 'false',
-      RATE_LIMIT_ENABLED: 'false',
-    });
-    const app = await createApp(config, pino({ level: 'info' }, sink));
+    const { logger, lines } = captureLogs();
+    const server = await startServer({ env: { RATE_LIMIT_ENABLED: 'false' }, logger });
     try {
-      expect(app.rateLimiter.status()).toMatchObject({ mode: 'disabled', shared: false, redis: null });
+      expect(server.app.rateLimiter.status()).toMatchObject({ mode: 'disabled', shared: false, redis: null });
       const warning = lines.find((line) => /RATE LIMITING IS DISABLED/.test(line.msg));
       expect(warning?.level).toBe(40);
     } finally {
-      await app.close();
-      await database.drop();
+      await server.close();
     }
   });
 });

@@ -5,10 +5,12 @@
  * without it, an in-memory PGlite database. Nothing depends on leftovers from another run.
  */
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import postgres from 'postgres';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 /** The environment as the test run sees it, validated by the same module as the server's. */
 export const baseConfig = loadConfig({ ...process.env, NODE_ENV: 'test' });
@@ -57,6 +59,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Reuse a database made by createTestDatabase (e.g. two servers on one database); it is then not dropped. */
   database?: TestDatabase;
+  /** The server's logger; by default one at TEST_LOG_LEVEL (silent). */
+  logger?: Logger;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -75,7 +79,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     ...options.env,
   };
   const config = loadConfig(env);
-  const app = await createApp(config, createLogger(config.logLevel));
+  const app = await createApp(config, options.logger ?? createLogger(config.logLevel));
   const url = await app.listen();
   return {
     app,
@@ -123,4 +127,16 @@ export function errorCodes(response: GraphQLResponse): string[] {
 /** A unique suffix for names and emails, so tests never collide with each other's data. */
 export function unique(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** A logger at `level` whose lines are parsed into `lines`, for tests about what the server logs. */
+export function captureLogs(level: 'info' | 'debug' = 'info'): { logger: Logger; lines: Array<Record<string, any>> } {
+  const lines: Array<Record<string, any>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }
