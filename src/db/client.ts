@@ -221,5 +221,3 @@ async function createEmbeddedDatabase(config: DatabaseConfig): Promise<Database>
     poolMax: 1,
   };
 }
-
-export { SqlStats };

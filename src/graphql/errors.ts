@@ -33,8 +33,3 @@ export function badUserInput(message: string, argument?: string): BusinessError 
 export function notFound(typeName: string, id: string | number): BusinessError {
   return new BusinessError(ErrorCode.NOT_FOUND, `${typeName} ${id} does not exist.`, { typeName, id: String(id) });
 }
-
-/** True for errors whose message and code are meant for clients. */
-export function isClientSafe(error: unknown): boolean {
-  return error instanceof BusinessError;
-}
