@@ -330,16 +330,35 @@ export interface QueryLimitsLogger {
  * An Apollo Server plugin that measures each operation once it is resolved (after validation, before execution) and
  * rejects it with a GraphQLError when it exceeds `limits`. In a batched request only the offending operation is
  * rejected.
+ *
+ * An operation that declares no variables measures the same every time, so its measurement is kept with the parsed
+ * document (Apollo caches parsed documents, so repeated queries are measured once, not on every request).
  */
 export function createQueryLimitsPlugin<TContext extends BaseContext = BaseContext>(
   limits: QueryLimits,
   logger?: QueryLimitsLogger,
 ): ApolloServerPlugin<TContext> {
+  const constantMeasurements = new WeakMap<DocumentNode, Map<string, OperationMeasurements>>();
+  const measure = (
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Record<string, unknown> | undefined,
+  ): OperationMeasurements => {
+    if (getOperationAST(document, operationName)?.variableDefinitions?.length) {
+      return measureOperation(schema, document, operationName, variables);
+    }
+    let byOperation = constantMeasurements.get(document);
+    if (!byOperation) constantMeasurements.set(document, (byOperation = new Map()));
+    let measured = byOperation.get(operationName ?? '');
+    if (!measured) byOperation.set(operationName ?? '', (measured = measureOperation(schema, document, operationName)));
+    return measured;
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName, contextValue, requestIsBatched }) {
-          const measured = measureOperation(schema, document, request.operationName, request.variables);
+          const measured = measure(schema, document, request.operationName, request.variables);
           const violation = findViolation(measured, limits);
           if (!violation) return;
           const requestId = (contextValue as { requestId?: unknown }).requestId;
