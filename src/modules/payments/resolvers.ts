@@ -27,19 +27,21 @@ export const paymentResolvers: Resolvers = {
     payOrder: (_parent, { input, idempotencyKey }, ctx, info) => {
       requireAuthenticated(ctx.principal, 'payOrder');
       return runMutation(ctx, info, { key: idempotencyKey, required: true, args: { input } }, (tx) =>
-        insertPayment(tx, {
-          orderId: parseId(input.orderId, 'input.orderId'),
-          amountCents: positiveAmount(input.amountCents),
-        }, ctx.access),
+        insertPayment(
+          tx,
+          { orderId: parseId(input.orderId, 'input.orderId'), amountCents: positiveAmount(input.amountCents) },
+          ctx.access,
+        ),
       );
     },
     refundPayment: (_parent, { input, idempotencyKey }, ctx, info) => {
       requireAuthenticated(ctx.principal, 'refundPayment');
       return runMutation(ctx, info, { key: idempotencyKey, required: true, args: { input } }, (tx) =>
-        insertRefund(tx, {
-          paymentId: parseId(input.paymentId, 'input.paymentId'),
-          amountCents: positiveAmount(input.amountCents),
-        }, ctx.access),
+        insertRefund(
+          tx,
+          { paymentId: parseId(input.paymentId, 'input.paymentId'), amountCents: positiveAmount(input.amountCents) },
+          ctx.access,
+        ),
       );
     },
   },
