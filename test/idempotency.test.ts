@@ -11,6 +11,7 @@ import { purgeExpiredKeys } from '../src/idempotency/index.js';
 import { products } from '../src/db/schema.js';
 import { createPrincipal, type TestPrincipal } from './support/principals.js';
 import {
+  countRows,
   createTestDatabase,
   errorCodes,
   gql,
@@ -39,11 +40,6 @@ const REFUND = `mutation($input: RefundPaymentInput!, $key: String) {
   refundPayment(input: $input, idempotencyKey: $key) {
     refund { id amountCents currency payment { id } } payment { id amountCents refundedCents status order { status } } } }`;
 
-async function count(target: TestServer, query: ReturnType<typeof sql>): Promise<number> {
-  const rows = await target.app.database.rows<{ n: number }>(target.app.database.db, query);
-  return rows[0]!.n;
-}
-
 async function newOrder(target: TestServer = server, principal: TestPrincipal = alice, quantity = 1) {
   const res = await gql(
     target,
@@ -60,7 +56,7 @@ function pay(orderId: string, amountCents: number, key: string | null, principal
 }
 
 function paymentsOf(orderId: string, target = server) {
-  return count(target, sql`select count(*)::int as n from payments where order_id = ${Number(orderId)}`);
+  return countRows(target, sql`select count(*)::int as n from payments where order_id = ${Number(orderId)}`);
 }
 
 beforeAll(async () => {
@@ -227,7 +223,7 @@ describe('invariants without keys', () => {
     const succeeded = results.filter((res) => !res.body.errors);
     expect(succeeded).toHaveLength(Math.floor(order.totalCents / 1500));
     for (const res of results.filter((r) => r.body.errors)) expect(errorCodes(res)).toEqual(['BAD_USER_INPUT']);
-    const refunded = await count(
+    const refunded = await countRows(
       server,
       sql`select coalesce(sum(amount_cents), 0)::int as n from refunds where payment_id = ${Number(paymentId)}`,
     );
@@ -273,7 +269,7 @@ describe('failures before commit', () => {
     expect(errorCodes(failed)).toEqual(['INTERNAL_SERVER_ERROR']);
     expect(JSON.stringify(failed.body)).not.toMatch(/injected|trigger/);
     expect(await paymentsOf(order.id)).toBe(0);
-    expect(await count(server, sql`select count(*)::int as n from idempotency_keys where key = ${key}`)).toBe(0);
+    expect(await countRows(server, sql`select count(*)::int as n from idempotency_keys where key = ${key}`)).toBe(0);
 
     const retry = await pay(order.id, order.totalCents, key);
     expect(retry.body.errors).toBeUndefined();
@@ -303,7 +299,7 @@ describe('expiry', () => {
 
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await purgeExpiredKeys(shortLived.app.database, 1)).toBeGreaterThanOrEqual(2);
-      expect(await count(shortLived, sql`select count(*)::int as n from idempotency_keys`)).toBe(0);
+      expect(await countRows(shortLived, sql`select count(*)::int as n from idempotency_keys`)).toBe(0);
     } finally {
       await shortLived.close();
     }

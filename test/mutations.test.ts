@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { products } from '../src/db/schema.js';
 import { randomUUID } from 'node:crypto';
 import { createPrincipal, type TestPrincipal } from './support/principals.js';
-import { errorCodes, gql, startServer, unique, type TestServer } from './support/server.js';
+import { countRows, errorCodes, gql, startServer, unique, type TestServer } from './support/server.js';
 
 let server: TestServer;
 let usd: Array<{ id: string; priceCents: number }>;
@@ -20,12 +20,8 @@ const PLACE_ORDER = `mutation($input: PlaceOrderInput!, $key: String) { placeOrd
 const PAY_ORDER = `mutation($input: PayOrderInput!, $key: String) { payOrder(input: $input, idempotencyKey: $key) {
   payment { id amountCents currency status order { id } } order { id status payments { amountCents } } } }`;
 
-async function count(table: string): Promise<number> {
-  const rows = await server.app.database.rows<{ n: number }>(
-    server.app.database.db,
-    sql`select count(*)::int as n from ${sql.identifier(table)}`,
-  );
-  return rows[0]!.n;
+function count(table: string): Promise<number> {
+  return countRows(server, sql`select count(*)::int as n from ${sql.identifier(table)}`);
 }
 
 async function createUser(): Promise<string> {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { SQL } from 'drizzle-orm';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { createApp, type App } from '../../src/app.js';
@@ -139,4 +140,10 @@ export function captureLogs(level: 'info' | 'debug' = 'info'): { logger: Logger;
     },
   });
   return { logger: pino({ level }, sink), lines };
+}
+
+/** The `n` column of a `select count(*)::int as n …` run directly against the server's database. */
+export async function countRows(server: TestServer, query: SQL): Promise<number> {
+  const rows = await server.app.database.rows<{ n: number }>(server.app.database.db, query);
+  return rows[0]!.n;
 }
