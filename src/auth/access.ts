@@ -10,6 +10,7 @@
  */
 import { eq, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { orders } from '../db/schema.js';
+import { param } from '../db/statements.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
 import type { Principal } from './principal.js';
 
@@ -52,4 +53,34 @@ export function orderOwnedBy(orderIdColumn: AnyColumn, access: Access): SQL | un
   return ownerId === null
     ? undefined
     : sql`exists (select 1 from ${orders} where ${orders.id} = ${orderIdColumn} and ${orders.userId} = ${ownerId})`;
+}
+
+/**
+ * A prepared statement of tenant data comes in two variants: `all` (no filter) and `owner`, whose SQL restricts rows
+ * to the `ownerId` parameter (built with `ownerParam` conditions). `forAccess` picks the variant and the owner id.
+ */
+export interface AccessVariants<S> {
+  all: S;
+  owner: S;
+}
+
+export function accessVariants<S>(build: (restricted: boolean) => S): AccessVariants<S> {
+  return { all: build(false), owner: build(true) };
+}
+
+export function forAccess<S>(variants: AccessVariants<S>, access: Access): { statement: S; ownerId: number | null } {
+  const ownerId = ownerIdOf(access);
+  return { statement: ownerId === null ? variants.all : variants.owner, ownerId };
+}
+
+/** Prepared-statement condition: `userColumn` is the `ownerId` parameter (undefined when not restricted). */
+export function ownerParam(userColumn: AnyColumn, restricted: boolean): SQL | undefined {
+  return restricted ? sql`${userColumn} = ${param('ownerId')}` : undefined;
+}
+
+/** Prepared-statement condition: the order `orderIdColumn` refers to belongs to the `ownerId` parameter. */
+export function orderOwnerParam(orderIdColumn: AnyColumn, restricted: boolean): SQL | undefined {
+  return restricted
+    ? sql`exists (select 1 from ${orders} where ${orders.id} = ${orderIdColumn} and ${orders.userId} = ${param('ownerId')})`
+    : undefined;
 }

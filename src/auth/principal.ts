@@ -5,9 +5,10 @@
  * what a principal may do: access rules live with the data they protect.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, inArray, isNull, lt, or } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { Database, Db } from '../db/client.js';
 import { apiTokens, type TokenRole } from '../db/schema.js';
+import { param, selectStatement } from '../db/statements.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
 
 export type Principal =
@@ -31,28 +32,28 @@ function unauthenticated(message: string): BusinessError {
   return new BusinessError(ErrorCode.UNAUTHENTICATED, message);
 }
 
+const tokenByHash = selectStatement(
+  apiTokens,
+  (columns) => sql`select ${columns} from ${apiTokens} where ${apiTokens.tokenHash} = ${param('hash')}`,
+  ['id', 'userId', 'role', 'tokenHash', 'revokedAt', 'lastUsedAt'],
+);
+
 /**
  * Resolves the principal for a request. No header: anonymous. A header that is not a well-formed bearer token, or a
  * token that is unknown or revoked: UNAUTHENTICATED.
  */
-export async function resolvePrincipal(db: Db, authorization: string | undefined, ip: string): Promise<Principal> {
+export async function resolvePrincipal(
+  database: Pick<Database, 'db' | 'reader'>,
+  authorization: string | undefined,
+  ip: string,
+): Promise<Principal> {
   if (authorization === undefined || authorization === '') return { kind: 'anonymous', ip };
   const match = /^Bearer ([^\s]+)$/i.exec(authorization.trim());
   if (!match || !TOKEN_PATTERN.test(match[1]!)) {
     throw unauthenticated('The Authorization header must be "Bearer <token>" with an API token.');
   }
   const hash = hashToken(match[1]!);
-  const [row] = await db
-    .select({
-      id: apiTokens.id,
-      userId: apiTokens.userId,
-      role: apiTokens.role,
-      tokenHash: apiTokens.tokenHash,
-      revokedAt: apiTokens.revokedAt,
-      lastUsedAt: apiTokens.lastUsedAt,
-    })
-    .from(apiTokens)
-    .where(eq(apiTokens.tokenHash, hash));
+  const [row] = await database.reader.rows(tokenByHash, { hash });
   // The lookup is by hash, so timing reveals nothing about the token; compare again in constant time regardless.
   if (!row || !timingSafeEqual(Buffer.from(row.tokenHash), Buffer.from(hash)) || row.revokedAt !== null) {
     throw unauthenticated('The API token is unknown or revoked.');
@@ -60,7 +61,7 @@ export async function resolvePrincipal(db: Db, authorization: string | undefined
   if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     const staleBefore = new Date(Date.now() - LAST_USED_RESOLUTION_MS);
     // Best effort: a failed bookkeeping write must not fail the request.
-    void db
+    void database.db
       .update(apiTokens)
       .set({ lastUsedAt: new Date() })
       .where(and(eq(apiTokens.id, row.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, staleBefore))))

@@ -1,7 +1,7 @@
 /**
  * Database access: one `Database` over either a postgres.js pool (when `DATABASE_URL` is set) or an embedded PGlite
- * database, with the same drizzle schema and migrations. Request code asks for `forOperation(stats)`, a drizzle handle
- * whose statements are counted into that operation's `SqlStats`.
+ * database, with the same drizzle schema and migrations. Request code asks for `forOperation(stats)`: a reader of
+ * prepared statements (statements.ts) and a drizzle handle, both counting into that operation's `SqlStats`.
  *
  * With postgres.js, every connection fails fast when the server is gone: a bounded connect timeout and reconnect
  * backoff, a clean close during the handshake treated as an error (`failFastSocket`), and a socket that stops
@@ -25,6 +25,7 @@ import {
   trackPGlitePoolUsage,
   trackPostgresPoolUsage,
 } from './instrument.js';
+import type { Reader, Statement, StatementValues } from './statements.js';
 
 /** A drizzle handle: the database itself or an open transaction (a transaction is a `PgDatabase` too). */
 export type Db = PgDatabase<PgQueryResultHKT>;
@@ -47,12 +48,24 @@ export interface PoolStatus {
   waiting: number;
 }
 
+/** One operation's access to the database: everything it runs is counted into its `SqlStats`. */
+export interface OperationDb {
+  /** Prepared read statements on the pool. */
+  readonly reader: Reader;
+  /** A drizzle handle (writes, transactions), created on first use. */
+  readonly db: Db;
+}
+
 export interface Database {
   readonly kind: 'postgres' | 'embedded';
   /** Uninstrumented handle for start-up work, scripts and background jobs. */
   readonly db: Db;
-  /** A handle whose statements are counted into `stats`; create one per operation. */
-  forOperation(stats: SqlStats): Db;
+  /** Uncounted prepared read statements on the pool (the token lookup, background work). */
+  readonly reader: Reader;
+  /** Handles whose statements are counted into `stats`; create one per operation. */
+  forOperation(stats: SqlStats): OperationDb;
+  /** Prepared read statements run through a drizzle handle: an open transaction sees its own writes. */
+  readerFor(db: Db): Reader;
   /** Rows of a raw SQL statement, the same shape on both drivers. */
   rows<T>(db: Db, query: ReturnType<typeof drizzleSql>): Promise<T[]>;
   /** A handle on a connection of its own, for health checks: never queued behind the pool, never counted in it. */
@@ -182,17 +195,60 @@ function createPostgresDatabase(config: DatabaseConfig, url: string): Database {
   } as postgres.Options<{}>);
   const usage = new PoolUsage();
   const tracked = trackPostgresPoolUsage(client, usage);
+  const rows = async <T>(db: Db, query: ReturnType<typeof drizzleSql>) => (await db.execute(query)) as unknown as T[];
   return {
     kind: 'postgres',
     db: drizzlePostgres({ client: tracked }),
-    forOperation: (stats) => drizzlePostgres({ client: instrumentPostgres(tracked, stats) }),
-    rows: async <T>(db: Db, query: ReturnType<typeof drizzleSql>) => (await db.execute(query)) as unknown as T[],
+    reader: postgresReader(tracked),
+    forOperation: (stats) => {
+      const instrumented = instrumentPostgres(tracked, stats);
+      return operationDb(postgresReader(instrumented), () => drizzlePostgres({ client: instrumented }));
+    },
+    readerFor: (db) => drizzleReader(db, rows),
+    rows,
     probeDb: drizzlePostgres({ client: probe }),
     poolStatus: () => poolStatus(config.poolMax, openConnections(sockets), usage),
     close: async () => {
       await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
     },
     poolMax: config.poolMax,
+  };
+}
+
+function operationDb(reader: Reader, createDb: () => Db): OperationDb {
+  let db: Db | undefined;
+  return {
+    reader,
+    get db() {
+      return (db ??= createDb());
+    },
+  };
+}
+
+/** Statements straight to postgres.js (prepared: the client is wrapped by `preparedUnsafe`). */
+function postgresReader(client: postgres.Sql): Reader {
+  return {
+    async rows<R>(statement: Statement<R>, values: StatementValues) {
+      const rows = await client.unsafe(statement.text, statement.values(values) as postgres.ParameterOrJSON<never>[]);
+      return statement.decode(rows);
+    },
+  };
+}
+
+function pgliteReader(client: PGlite): Reader {
+  return {
+    async rows<R>(statement: Statement<R>, values: StatementValues) {
+      const result = await client.query<Record<string, unknown>>(statement.text, statement.values(values));
+      return statement.decode(result.rows);
+    },
+  };
+}
+
+function drizzleReader(db: Db, rows: <T>(db: Db, query: ReturnType<typeof drizzleSql>) => Promise<T[]>): Reader {
+  return {
+    async rows<R>(statement: Statement<R>, values: StatementValues) {
+      return statement.decode(await rows<Record<string, unknown>>(db, statement.bind(values)));
+    },
   };
 }
 
@@ -208,12 +264,18 @@ async function createEmbeddedDatabase(config: DatabaseConfig): Promise<Database>
   const usage = new PoolUsage();
   const tracked = trackPGlitePoolUsage(client, usage);
   const db = drizzlePGlite({ client: tracked });
+  const rows = async <T>(db: Db, query: ReturnType<typeof drizzleSql>) =>
+    ((await db.execute(query)) as unknown as { rows: T[] }).rows;
   return {
     kind: 'embedded',
     db,
-    forOperation: (stats) => drizzlePGlite({ client: instrumentPGlite(tracked, stats) }),
-    rows: async <T>(db: Db, query: ReturnType<typeof drizzleSql>) =>
-      ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+    reader: pgliteReader(tracked),
+    forOperation: (stats) => {
+      const instrumented = instrumentPGlite(tracked, stats);
+      return operationDb(pgliteReader(instrumented), () => drizzlePGlite({ client: instrumented }));
+    },
+    readerFor: (db) => drizzleReader(db, rows),
+    rows,
     // One in-process connection: a probe shares it (and cannot be cut off from it).
     probeDb: db,
     poolStatus: () => poolStatus(1, 1, usage),

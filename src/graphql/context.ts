@@ -7,17 +7,20 @@ import type { Principal } from '../auth/principal.js';
 import type { IdempotencyConfig } from '../config/index.js';
 import type { Database, Db } from '../db/client.js';
 import type { SqlStats } from '../db/instrument.js';
+import type { Reader } from '../db/statements.js';
 import { createIdempotencyState, type IdempotencyState } from '../idempotency/index.js';
 import type { Logger } from '../observability/logger.js';
-import { createLoaders, type Loaders } from './loaders.js';
+import { Loaders, type BatchObserver } from './loaders.js';
 
 export interface GraphQLContext {
   requestId: string;
   principal: Principal;
   /** What the principal may see: loaders and list queries filter by it. */
   access: Access;
-  /** This operation's database handle: every statement is counted into `sqlStats`. */
-  db: Db;
+  /** This operation's prepared read statements; every statement is counted into `sqlStats`. */
+  reader: Reader;
+  /** This operation's drizzle handle (writes, transactions), counted the same way. */
+  readonly db: Db;
   database: Database;
   loaders: Loaders;
   sqlStats: SqlStats;
@@ -37,16 +40,25 @@ export function createContext(options: {
   idempotencyConfig: IdempotencyConfig;
   /** The `Idempotency-Key` request header, if sent. */
   idempotencyKeyHeader: string | undefined;
+  /** Told the size of every loader batch (metrics). */
+  observeBatch?: BatchObserver;
 }): GraphQLContext {
-  const db = options.database.forOperation(options.sqlStats);
-  const { idempotencyKeyHeader, ...rest } = options;
+  const operation = options.database.forOperation(options.sqlStats);
   const access = accessFor(options.principal);
   return {
-    ...rest,
+    requestId: options.requestId,
+    principal: options.principal,
     access,
-    db,
-    loaders: createLoaders(db, access),
+    reader: operation.reader,
+    get db() {
+      return operation.db;
+    },
+    database: options.database,
+    loaders: new Loaders(operation.reader, access, options.observeBatch),
+    sqlStats: options.sqlStats,
+    log: options.log,
     operationNames: [],
-    idempotency: createIdempotencyState(idempotencyKeyHeader),
+    idempotency: createIdempotencyState(options.idempotencyKeyHeader),
+    idempotencyConfig: options.idempotencyConfig,
   };
 }

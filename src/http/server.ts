@@ -15,7 +15,6 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import { SqlStats } from '../db/instrument.js';
 import { createContext, type GraphQLContext } from '../graphql/context.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
-import { observeLoaderBatches } from '../graphql/loaders.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -176,9 +175,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     // The token lookup (one statement for an authenticated request) is not the operation's: the operation's figures
     // depend only on its shape.
     const operationStats = new SqlStats();
-    const authDb = database.db;
     try {
-      principal = await resolvePrincipal(authDb, req.headers.authorization, clientIp(req, config.trustProxyHops));
+      principal = await resolvePrincipal(database, req.headers.authorization, clientIp(req, config.trustProxyHops));
     } catch (error) {
       if (error instanceof BusinessError) {
         throw new HttpError(401, ErrorCode.UNAUTHENTICATED, error.message, { 'www-authenticate': 'Bearer' });
@@ -207,8 +205,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
           log: logger.child({ requestId }),
           idempotencyConfig: options.idempotency,
           idempotencyKeyHeader: headerValue(req.headers['idempotency-key']),
+          observeBatch: options.metrics?.observeBatch,
         });
-        if (options.metrics) observeLoaderBatches(context.loaders, options.metrics.observeBatch);
         return context;
       },
     });

@@ -1,34 +1,33 @@
 /**
  * The catalog's data access: batched product lookups and the product list.
  */
-import DataLoader from 'dataloader';
-import { asc, gt, Param, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { sql } from 'drizzle-orm';
 import { rowsByKey } from '../../db/batch.js';
 import { products, type ProductRow } from '../../db/schema.js';
+import { param, selectStatement, type Reader } from '../../db/statements.js';
 import type { PageArgs } from '../../graphql/pagination.js';
 
+const productsByIds = selectStatement(
+  products,
+  (columns) => sql`select ${columns} from ${products} where ${products.id} = any(${param('ids')}::int[])`,
+);
+
 /** Given product ids, one statement returns a product or null per id, in key order. */
-export async function loadProductsByIds(db: Db, ids: readonly number[]): Promise<Array<ProductRow | null>> {
-  const rows = await db
-    .select()
-    .from(products)
-    .where(sql`${products.id} = any(${new Param(ids)}::int[])`);
-  return rowsByKey(ids, rows, (row) => row.id);
+export async function loadProductsByIds(reader: Reader, ids: readonly number[]): Promise<Array<ProductRow | null>> {
+  return rowsByKey(ids, await reader.rows(productsByIds, { ids }), (row) => row.id);
 }
 
-export function createCatalogLoaders(db: Db) {
-  return {
-    productById: new DataLoader<number, ProductRow | null>((ids) => loadProductsByIds(db, ids)),
-  };
-}
+/** The product page statement: from the start, or after a cursor. */
+const productPages = [false, true].map((after) =>
+  selectStatement(
+    products,
+    (columns) => sql`select ${columns} from ${products}
+      where ${after ? sql`${products.id} > ${param('afterId')}` : sql`true`}
+      order by ${products.id} asc limit ${param('limit')}`,
+  ),
+);
 
 /** A page of products in id order, up to `first + 1` rows. */
-export function listProducts(db: Db, page: PageArgs): Promise<ProductRow[]> {
-  return db
-    .select()
-    .from(products)
-    .where(page.afterId === null ? undefined : gt(products.id, page.afterId))
-    .orderBy(asc(products.id))
-    .limit(page.first + 1);
+export function listProducts(reader: Reader, page: PageArgs): Promise<ProductRow[]> {
+  return reader.rows(productPages[page.afterId === null ? 0 : 1]!, { afterId: page.afterId, limit: page.first + 1 });
 }

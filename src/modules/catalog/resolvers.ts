@@ -11,7 +11,7 @@ export const catalogResolvers: Resolvers = {
     product: (_parent, args, ctx) => ctx.loaders.productById.load(parseId(args.id, 'id')),
     products: async (_parent, args, ctx) => {
       const page = parsePageArgs('p', args);
-      return toConnection('p', await listProducts(ctx.db, page), page.first);
+      return toConnection('p', await listProducts(ctx.reader, page), page.first);
     },
   },
 };

@@ -2,11 +2,11 @@
  * Orders' data access: batched lookups (orders by id, items by order, each user's page of orders) and the
  * transaction behind placeOrder.
  */
-import DataLoader from 'dataloader';
-import { and, asc, desc, eq, lt, Param, sql, type SQL } from 'drizzle-orm';
-import { orderOwnedBy, ownedBy, type Access } from '../../auth/access.js';
+import { and, eq, Param, sql, type SQL } from 'drizzle-orm';
+import { accessVariants, forAccess, orderOwnerParam, ownedBy, ownerParam, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
+import { param, selectStatement, type Reader } from '../../db/statements.js';
 import { orderItems, orders, products, users, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema.js';
 import { badUserInput, notFound } from '../../graphql/errors.js';
 import type { PageArgs } from '../../graphql/pagination.js';
@@ -19,92 +19,121 @@ function ids(keys: readonly number[]): SQL {
   return sql`${new Param(keys)}::int[]`;
 }
 
-/**
- * Filters shared by the global order list and the per-user pages: the caller's own orders only (unless admin), the
- * status, and newest first, so "after" means a smaller id.
- */
-function listFilter(args: OrderListArgs, access: Access): SQL | undefined {
-  return and(
-    ownedBy(orders.userId, access),
-    args.status === null ? undefined : eq(orders.status, args.status),
-    args.afterId === null ? undefined : lt(orders.id, args.afterId),
-  );
-}
+const ordersByIds = accessVariants((restricted) =>
+  selectStatement(
+    orders,
+    (columns) => sql`select ${columns} from ${orders}
+      where ${and(sql`${orders.id} = any(${param('ids')}::int[])`, ownerParam(orders.userId, restricted))}`,
+  ),
+);
 
 /** Given order ids, one statement returns an order or null per id, in key order. */
 export async function loadOrdersByIds(
-  db: Db,
+  reader: Reader,
   keys: readonly number[],
   access: Access,
 ): Promise<Array<OrderRow | null>> {
-  const rows = await db
-    .select()
-    .from(orders)
-    .where(and(sql`${orders.id} = any(${ids(keys)})`, ownedBy(orders.userId, access)));
-  return rowsByKey(keys, rows, (row) => row.id);
+  const { statement, ownerId } = forAccess(ordersByIds, access);
+  return rowsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.id);
 }
 
+const itemsByOrderIds = accessVariants((restricted) =>
+  selectStatement(
+    orderItems,
+    (columns) => sql`select ${columns} from ${orderItems}
+      where ${and(sql`${orderItems.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(orderItems.orderId, restricted))}
+      order by ${orderItems.orderId}, ${orderItems.id}`,
+  ),
+);
+
 /** Given order ids, one statement returns each order's items (in id order), in key order. */
-export async function loadItemsByOrderIds(db: Db, keys: readonly number[], access: Access): Promise<OrderItemRow[][]> {
-  const rows = await db
-    .select()
-    .from(orderItems)
-    .where(and(sql`${orderItems.orderId} = any(${ids(keys)})`, orderOwnedBy(orderItems.orderId, access)))
-    .orderBy(asc(orderItems.orderId), asc(orderItems.id));
-  return rowGroupsByKey(keys, rows, (row) => row.orderId);
+export async function loadItemsByOrderIds(
+  reader: Reader,
+  keys: readonly number[],
+  access: Access,
+): Promise<OrderItemRow[][]> {
+  const { statement, ownerId } = forAccess(itemsByOrderIds, access);
+  return rowGroupsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.orderId);
 }
 
 /**
- * Given user ids, ONE statement returns each user's page of orders (up to `first + 1` rows each, newest first): a
- * LATERAL join runs the per-user page query once per id on the (user_id, status, id) indexes.
+ * The conditions of an order page, as prepared-statement SQL: the caller's own orders only (unless unrestricted),
+ * the status if one is asked for, and ids below the cursor. Newest first, so "after" means a smaller id.
  */
+interface PageVariant {
+  status: boolean;
+  after: boolean;
+}
+
+function pageConditions(variant: PageVariant, restricted: boolean): SQL | undefined {
+  return and(
+    ownerParam(orders.userId, restricted),
+    variant.status ? sql`${orders.status} = ${param('status')}` : undefined,
+    variant.after ? sql`${orders.id} < ${param('afterId')}` : undefined,
+  );
+}
+
+/** One statement per page variant (status filter or not, cursor or not), each built on first use. */
+function variantsOf<S>(build: (variant: PageVariant) => S): (args: OrderListArgs) => S {
+  const built = new Map<string, S>();
+  return (args) => {
+    const variant = { status: args.status !== null, after: args.afterId !== null };
+    const key = `${variant.status}:${variant.after}`;
+    let statement = built.get(key);
+    if (!statement) built.set(key, (statement = build(variant)));
+    return statement;
+  };
+}
+
+function pageValues(args: OrderListArgs, ownerId: number | null) {
+  return { status: args.status, afterId: args.afterId, ownerId, limit: args.first + 1 };
+}
+
+/**
+ * Each user's page of orders: ONE statement for all the given users, a LATERAL join running the per-user page query
+ * once per id on the (user_id, status, id) indexes.
+ */
+const orderPagesByUsers = variantsOf((variant) =>
+  accessVariants((restricted) =>
+    selectStatement(
+      orders,
+      (columns) => sql`select page.* from unnest(${param('ids')}::int[]) as parent(user_id)
+        cross join lateral (
+          select ${columns} from ${orders}
+          where ${and(sql`${orders.userId} = parent.user_id`, pageConditions(variant, restricted))}
+          order by ${orders.id} desc limit ${param('limit')}
+        ) as page`,
+    ),
+  ),
+);
+
+/** Given user ids, one statement returns each user's page of orders (up to `first + 1` rows each, newest first). */
 export async function loadOrderPagesByUserIds(
-  db: Db,
+  reader: Reader,
   keys: readonly number[],
   args: OrderListArgs,
   access: Access,
 ): Promise<OrderRow[][]> {
-  const page = db
-    .select()
-    .from(orders)
-    .where(and(sql`${orders.userId} = parent.user_id`, listFilter(args, access)))
-    .orderBy(desc(orders.id))
-    .limit(args.first + 1)
-    .as('page');
-  const rows = await db
-    .select(page._.selectedFields)
-    .from(sql`unnest(${ids(keys)}) as parent(user_id)`)
-    .crossJoinLateral(page);
+  const { statement, ownerId } = forAccess(orderPagesByUsers(args), access);
+  const rows = await reader.rows(statement, { ids: keys, ...pageValues(args, ownerId) });
   return rowGroupsByKey(keys, rows, (row) => row.userId);
 }
 
-export function createOrderLoaders(db: Db, access: Access) {
-  // One loader per distinct argument set: identical arguments share a batch, differing ones batch separately.
-  const pagesByArgs = new Map<string, DataLoader<number, OrderRow[]>>();
-  return {
-    orderById: new DataLoader<number, OrderRow | null>((keys) => loadOrdersByIds(db, keys, access)),
-    itemsByOrderId: new DataLoader<number, OrderItemRow[]>((keys) => loadItemsByOrderIds(db, keys, access)),
-    /** The loader answering "this user's page of orders" for one argument set. */
-    orderPagesByUserId(args: OrderListArgs): DataLoader<number, OrderRow[]> {
-      const argsKey = `${args.first}:${args.afterId}:${args.status}`;
-      let loader = pagesByArgs.get(argsKey);
-      if (!loader) {
-        loader = new DataLoader((keys) => loadOrderPagesByUserIds(db, keys, args, access));
-        pagesByArgs.set(argsKey, loader);
-      }
-      return loader;
-    },
-  };
-}
+const orderPages = variantsOf((variant) =>
+  accessVariants((restricted) =>
+    selectStatement(
+      orders,
+      (columns) => sql`select ${columns} from ${orders}
+        where ${pageConditions(variant, restricted) ?? sql`true`}
+        order by ${orders.id} desc limit ${param('limit')}`,
+    ),
+  ),
+);
 
-/** A page of all orders, newest first, up to `first + 1` rows. */
-export function listOrders(db: Db, args: OrderListArgs, access: Access): Promise<OrderRow[]> {
-  return db
-    .select()
-    .from(orders)
-    .where(listFilter(args, access))
-    .orderBy(desc(orders.id))
-    .limit(args.first + 1);
+/** A page of all orders (the caller's own, unless unrestricted), newest first, up to `first + 1` rows. */
+export function listOrders(reader: Reader, args: OrderListArgs, access: Access): Promise<OrderRow[]> {
+  const { statement, ownerId } = forAccess(orderPages(args), access);
+  return reader.rows(statement, pageValues(args, ownerId));
 }
 
 export interface PlaceOrderCommand {

@@ -53,7 +53,7 @@ export const orderResolvers: Resolvers = {
     orders: async (_parent, args, ctx) => {
       requireAuthenticated(ctx.principal, 'orders');
       const listArgs = parseOrderListArgs(args);
-      return toConnection('o', await listOrders(ctx.db, listArgs, ctx.access), listArgs.first);
+      return toConnection('o', await listOrders(ctx.reader, listArgs, ctx.access), listArgs.first);
     },
   },
   Mutation: {

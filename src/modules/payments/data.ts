@@ -1,42 +1,49 @@
 /**
  * Payments' data access: batched lookups and the transaction behind payOrder.
  */
-import DataLoader from 'dataloader';
-import { and, asc, eq, Param, sql } from 'drizzle-orm';
-import { orderOwnedBy, ownedBy, type Access } from '../../auth/access.js';
+import { and, eq, Param, sql } from 'drizzle-orm';
+import { accessVariants, forAccess, orderOwnedBy, orderOwnerParam, ownedBy, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
+import { param, selectStatement, type Reader } from '../../db/statements.js';
 import { orders, payments, refunds, type OrderRow, type PaymentRow, type RefundRow } from '../../db/schema.js';
 import { badUserInput, BusinessError, ErrorCode, notFound } from '../../graphql/errors.js';
 
+const paymentsByIds = accessVariants((restricted) =>
+  selectStatement(
+    payments,
+    (columns) => sql`select ${columns} from ${payments}
+      where ${and(sql`${payments.id} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}`,
+  ),
+);
+
 /** Given payment ids, one statement returns a payment or null per id, in key order. */
 export async function loadPaymentsByIds(
-  db: Db,
+  reader: Reader,
   keys: readonly number[],
   access: Access,
 ): Promise<Array<PaymentRow | null>> {
-  const rows = await db
-    .select()
-    .from(payments)
-    .where(and(sql`${payments.id} = any(${new Param(keys)}::int[])`, orderOwnedBy(payments.orderId, access)));
-  return rowsByKey(keys, rows, (row) => row.id);
+  const { statement, ownerId } = forAccess(paymentsByIds, access);
+  return rowsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.id);
 }
+
+const paymentsByOrderIds = accessVariants((restricted) =>
+  selectStatement(
+    payments,
+    (columns) => sql`select ${columns} from ${payments}
+      where ${and(sql`${payments.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}
+      order by ${payments.orderId}, ${payments.id}`,
+  ),
+);
 
 /** Given order ids, one statement returns each order's payments (oldest first), in key order. */
-export async function loadPaymentsByOrderIds(db: Db, keys: readonly number[], access: Access): Promise<PaymentRow[][]> {
-  const rows = await db
-    .select()
-    .from(payments)
-    .where(and(sql`${payments.orderId} = any(${new Param(keys)}::int[])`, orderOwnedBy(payments.orderId, access)))
-    .orderBy(asc(payments.orderId), asc(payments.id));
-  return rowGroupsByKey(keys, rows, (row) => row.orderId);
-}
-
-export function createPaymentLoaders(db: Db, access: Access) {
-  return {
-    paymentById: new DataLoader<number, PaymentRow | null>((keys) => loadPaymentsByIds(db, keys, access)),
-    paymentsByOrderId: new DataLoader<number, PaymentRow[]>((keys) => loadPaymentsByOrderIds(db, keys, access)),
-  };
+export async function loadPaymentsByOrderIds(
+  reader: Reader,
+  keys: readonly number[],
+  access: Access,
+): Promise<PaymentRow[][]> {
+  const { statement, ownerId } = forAccess(paymentsByOrderIds, access);
+  return rowGroupsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.orderId);
 }
 
 export interface PayOrderCommand {

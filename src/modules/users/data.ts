@@ -1,38 +1,50 @@
 /**
  * Users' data access: batched lookups for DataLoader and the writes behind createUser.
  */
-import DataLoader from 'dataloader';
-import { and, asc, gt, Param, sql } from 'drizzle-orm';
-import { ownedBy, type Access } from '../../auth/access.js';
+import { and, sql } from 'drizzle-orm';
+import { accessVariants, forAccess, ownerParam, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowsByKey, sqlState } from '../../db/batch.js';
 import { users, type UserRow } from '../../db/schema.js';
+import { param, selectStatement, type Reader } from '../../db/statements.js';
 import { BusinessError, ErrorCode } from '../../graphql/errors.js';
 import type { PageArgs } from '../../graphql/pagination.js';
 
+const usersByIds = accessVariants((restricted) =>
+  selectStatement(
+    users,
+    (columns) => sql`select ${columns} from ${users}
+      where ${and(sql`${users.id} = any(${param('ids')}::int[])`, ownerParam(users.id, restricted))}`,
+  ),
+);
+
 /** Given user ids, one statement returns a user or null per id, in key order. */
-export async function loadUsersByIds(db: Db, ids: readonly number[], access: Access): Promise<Array<UserRow | null>> {
-  const rows = await db
-    .select()
-    .from(users)
-    .where(and(sql`${users.id} = any(${new Param(ids)}::int[])`, ownedBy(users.id, access)));
+export async function loadUsersByIds(
+  reader: Reader,
+  ids: readonly number[],
+  access: Access,
+): Promise<Array<UserRow | null>> {
+  const { statement, ownerId } = forAccess(usersByIds, access);
+  const rows = await reader.rows(statement, { ids, ownerId });
   return rowsByKey(ids, rows, (row) => row.id);
 }
 
-export function createUserLoaders(db: Db, access: Access) {
-  return {
-    userById: new DataLoader<number, UserRow | null>((ids) => loadUsersByIds(db, ids, access)),
-  };
-}
+/** The user page statement, per variant: after a cursor or from the start, restricted to an owner or not. */
+const userPages = [false, true].map((after) =>
+  accessVariants((restricted) =>
+    selectStatement(
+      users,
+      (columns) => sql`select ${columns} from ${users}
+        where ${and(after ? sql`${users.id} > ${param('afterId')}` : sql`true`, ownerParam(users.id, restricted))}
+        order by ${users.id} asc limit ${param('limit')}`,
+    ),
+  ),
+);
 
 /** A page of users in id order: up to `first + 1` rows so the caller can tell whether a next page exists. */
-export function listUsers(db: Db, page: PageArgs, access: Access): Promise<UserRow[]> {
-  return db
-    .select()
-    .from(users)
-    .where(and(page.afterId === null ? undefined : gt(users.id, page.afterId), ownedBy(users.id, access)))
-    .orderBy(asc(users.id))
-    .limit(page.first + 1);
+export function listUsers(reader: Reader, page: PageArgs, access: Access): Promise<UserRow[]> {
+  const { statement, ownerId } = forAccess(userPages[page.afterId === null ? 0 : 1]!, access);
+  return reader.rows(statement, { afterId: page.afterId, ownerId, limit: page.first + 1 });
 }
 
 export async function insertUser(db: Db, input: { email: string; name: string }): Promise<UserRow> {

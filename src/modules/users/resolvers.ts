@@ -33,7 +33,7 @@ export const userResolvers: Resolvers = {
     users: async (_parent, args, ctx) => {
       requireAdmin(ctx.principal, 'users');
       const page = parsePageArgs('u', args);
-      return toConnection('u', await listUsers(ctx.db, page, ctx.access), page.first);
+      return toConnection('u', await listUsers(ctx.reader, page, ctx.access), page.first);
     },
   },
   Mutation: {
