@@ -5,7 +5,7 @@
 import { accessFor, type Access } from '../auth/access.js';
 import type { Principal } from '../auth/principal.js';
 import type { IdempotencyConfig } from '../config/index.js';
-import type { Database, Db } from '../db/client.js';
+import type { Database, Db, OperationDb } from '../db/client.js';
 import type { SqlStats } from '../db/instrument.js';
 import type { Reader } from '../db/statements.js';
 import { createIdempotencyState, type IdempotencyState } from '../idempotency/index.js';
@@ -24,41 +24,83 @@ export interface GraphQLContext {
   database: Database;
   loaders: Loaders;
   sqlStats: SqlStats;
-  log: Logger;
+  /** Logs with the request id. */
+  readonly log: Logger;
   /** Names of the operations executed with this context (several in a batched request). */
   operationNames: string[];
   idempotency: IdempotencyState;
   idempotencyConfig: IdempotencyConfig;
+  /** The same request's context over an open transaction: its reads see the transaction's writes. */
+  inTransaction(tx: Db): GraphQLContext;
 }
 
-export function createContext(options: {
+export interface ContextOptions {
   requestId: string;
   principal: Principal;
   database: Database;
   sqlStats: SqlStats;
-  log: Logger;
+  /** The server's logger: the context's own is a child of it carrying the request id, made on first use. */
+  logger: Logger;
   idempotencyConfig: IdempotencyConfig;
   /** The `Idempotency-Key` request header, if sent. */
   idempotencyKeyHeader: string | undefined;
   /** Told the size of every loader batch (metrics). */
   observeBatch?: BatchObserver;
-}): GraphQLContext {
-  const operation = options.database.forOperation(options.sqlStats);
-  const access = accessFor(options.principal);
-  return {
-    requestId: options.requestId,
-    principal: options.principal,
-    access,
-    reader: operation.reader,
-    get db() {
-      return operation.db;
-    },
-    database: options.database,
-    loaders: new Loaders(operation.reader, access, options.observeBatch),
-    sqlStats: options.sqlStats,
-    log: options.log,
-    operationNames: [],
-    idempotency: createIdempotencyState(options.idempotencyKeyHeader),
-    idempotencyConfig: options.idempotencyConfig,
-  };
+}
+
+/**
+ * A class so that what most operations never touch (the drizzle handle, the request's child logger) is made on first
+ * use by getters on the prototype: Apollo copies the context's own properties for each operation, which would run
+ * getters defined on the object itself.
+ */
+class RequestContext implements GraphQLContext {
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly access: Access;
+  readonly reader: Reader;
+  readonly database: Database;
+  readonly loaders: Loaders;
+  readonly sqlStats: SqlStats;
+  readonly operationNames: string[];
+  readonly idempotency: IdempotencyState;
+  readonly idempotencyConfig: IdempotencyConfig;
+  private readonly operation: OperationDb;
+  private readonly logger: Logger;
+  private childLogger: Logger | undefined;
+
+  /** `operation` and `parent` are given for a context over a transaction (`inTransaction`). */
+  constructor(
+    private readonly options: ContextOptions,
+    operation?: OperationDb,
+    parent?: RequestContext,
+  ) {
+    this.requestId = options.requestId;
+    this.principal = options.principal;
+    this.access = accessFor(options.principal);
+    this.operation = operation ?? options.database.forOperation(options.sqlStats);
+    this.reader = this.operation.reader;
+    this.database = options.database;
+    this.loaders = new Loaders(this.reader, this.access, options.observeBatch);
+    this.sqlStats = options.sqlStats;
+    this.operationNames = parent?.operationNames ?? [];
+    this.idempotency = parent?.idempotency ?? createIdempotencyState(options.idempotencyKeyHeader);
+    this.idempotencyConfig = options.idempotencyConfig;
+    this.logger = options.logger;
+  }
+
+  inTransaction(tx: Db): GraphQLContext {
+    return new RequestContext(this.options, { reader: this.database.readerFor(tx), db: tx }, this);
+  }
+
+  get db(): Db {
+    return this.operation.db;
+  }
+
+  get log(): Logger {
+    return (this.childLogger ??= this.logger.child({ requestId: this.requestId }));
+  }
+}
+
+export function createContext(options: ContextOptions): GraphQLContext {
+  return new RequestContext(options);
 }

@@ -202,7 +202,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
           principal,
           database,
           sqlStats: operationStats,
-          log: logger.child({ requestId }),
+          logger,
           idempotencyConfig: options.idempotency,
           idempotencyKeyHeader: headerValue(req.headers['idempotency-key']),
           observeBatch: options.metrics?.observeBatch,

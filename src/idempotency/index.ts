@@ -42,7 +42,6 @@ import { sqlState } from '../db/batch.js';
 import { idempotencyKeys, type StoredResponse } from '../db/schema.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { badUserInput, BusinessError } from '../graphql/errors.js';
-import { Loaders } from '../graphql/loaders.js';
 import type { Logger } from '../observability/logger.js';
 
 export const IdempotencyErrorCode = {
@@ -178,7 +177,6 @@ async function snapshot(
   payload: unknown,
 ): Promise<StoredResponse> {
   const responseKey = String(info.path.key);
-  const reader = ctx.database.readerFor(tx);
   const selections = info.fieldNodes.flatMap((node: FieldNode) => node.selectionSet?.selections ?? []);
   const document: DocumentNode = {
     kind: Kind.DOCUMENT,
@@ -205,7 +203,7 @@ async function snapshot(
     schema: snapshotSchemaFor(info.schema, info.returnType),
     document,
     rootValue: { payload },
-    contextValue: { ...ctx, db: tx, reader, loaders: new Loaders(reader, ctx.access) } satisfies GraphQLContext,
+    contextValue: ctx.inTransaction(tx),
     variableValues: info.variableValues,
   });
   const errors = (result.errors ?? []).map((error) => {
