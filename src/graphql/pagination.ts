@@ -16,11 +16,6 @@ export interface PageArgs {
   afterId: number | null;
 }
 
-export interface Connection<T> {
-  edges: Array<{ cursor: string; node: T }>;
-  nodes: T[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
 
 const CURSOR_PATTERN = /^([a-z]+):([1-9]\d{0,9})$/;
 
@@ -48,12 +43,31 @@ export function parsePageArgs(kind: string, args: { first?: number | null; after
 }
 
 /**
+ * A page of rows as a GraphQL connection. Cursors are encoded only for the fields that show them (`edges`,
+ * `pageInfo`): most clients select `nodes` alone.
+ */
+export class Connection<T extends { id: number }> {
+  constructor(
+    private readonly kind: string,
+    readonly nodes: T[],
+    private readonly hasNextPage: boolean,
+  ) {}
+
+  get edges(): Array<{ cursor: string; node: T }> {
+    return this.nodes.map((node) => ({ cursor: encodeCursor(this.kind, node.id), node }));
+  }
+
+  get pageInfo(): { hasNextPage: boolean; endCursor: string | null } {
+    const last = this.nodes.at(-1);
+    return { hasNextPage: this.hasNextPage, endCursor: last ? encodeCursor(this.kind, last.id) : null };
+  }
+}
+
+/**
  * Builds a connection from up to `first + 1` rows fetched in list order: the extra row only tells that a next page
  * exists.
  */
 export function toConnection<T extends { id: number }>(kind: string, rows: T[], first: number): Connection<T> {
   const hasNextPage = rows.length > first;
-  const nodes = hasNextPage ? rows.slice(0, first) : rows;
-  const edges = nodes.map((node) => ({ cursor: encodeCursor(kind, node.id), node }));
-  return { edges, nodes, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  return new Connection(kind, hasNextPage ? rows.slice(0, first) : rows, hasNextPage);
 }

@@ -2,8 +2,9 @@
  * Resolving a non-null relation through a loader: the foreign key guarantees the row exists, so a miss is an
  * internal inconsistency (an error that gets logged and masked), never a client mistake.
  */
-export async function mustExist<T>(row: Promise<T | null>, typeName: string, id: number): Promise<T> {
-  const found = await row;
-  if (found === null) throw new Error(`Broken reference: ${typeName} ${id} is missing`);
-  return found;
+export function mustExist<T>(row: Promise<T | null>, typeName: string, id: number): Promise<T> {
+  return row.then((found) => {
+    if (found === null) throw new Error(`Broken reference: ${typeName} ${id} is missing`);
+    return found;
+  });
 }
