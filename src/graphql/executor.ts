@@ -22,6 +22,7 @@ import {
   type SourceLocation,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { GraphQLContext } from './context.js';
 
 type Compiled = CompiledQuery | ExecutionResult;
 
@@ -83,7 +84,9 @@ export function createJitGateway(schema: GraphQLSchema): GatewayInterface {
           }
           const compiled = compile(schema, document, operationName ?? undefined);
           if (!isCompiledQuery(compiled)) return normalize(compiled);
-          return normalize(await compiled.query(undefined, context, variables));
+          const result = normalize(await compiled.query(undefined, context, variables));
+          (context as Partial<Pick<GraphQLContext, 'trackResult'>>).trackResult?.(result);
+          return result;
         },
       };
     },

@@ -221,6 +221,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     }
+    // The body is serialised: let go of what the request loaded (see GraphQLContext.release).
+    context?.release();
     return {
       operationName: context?.operationNames.join(',') || undefined,
       statements: operationStats.statements,
