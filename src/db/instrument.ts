@@ -1,7 +1,8 @@
 /**
- * Statement counting at the driver: wraps a postgres.js `Sql` or a PGlite instance so that every statement sent
- * through it (including a transaction's BEGIN and COMMIT) is counted and timed into a per-operation `SqlStats`.
- * The wrappers are created per request, so figures belong to exactly one operation even under concurrency.
+ * Statement counting at the driver: wraps a postgres.js `Sql` or a PGlite instance so that every statement drizzle
+ * sends through it (including a transaction's BEGIN and COMMIT) is counted and timed into a per-operation `SqlStats`.
+ * The wrappers are created per request, so figures belong to exactly one operation even under concurrency. Prepared
+ * read statements (statements.ts) are counted the same way by the readers in client.ts, without the wrappers.
  *
  * Pool usage (`PoolUsage`) is tracked the same way, once per database rather than per request: neither driver exposes
  * how many statements are waiting for a connection, so the database's base client counts what it has in flight.
