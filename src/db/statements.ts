@@ -2,9 +2,10 @@
  * Read statements built once and run many times: the hot read paths (every loader, the list pages, the token lookup)
  * go through here instead of drizzle's query builder. The SQL is still written with drizzle's `sql` template and the
  * schema's tables and columns, but it is rendered to text once, at module load, with named parameters
- * (`param('ids')`); a request only supplies the values. Each select list names every column by its schema field
+ * (`param('ids')`); a request only supplies the values. Each select list names its columns by their schema fields
  * (`"orders"."user_id" as "userId"`), so rows come back from the driver already shaped like drizzle's row types and
- * only timestamps need decoding.
+ * only timestamps need decoding. A `SelectFamily` holds one statement per set of columns, so a request selects only
+ * the columns its operation needs (src/graphql/selection.ts).
  *
  * Measured under the benchmark's case 1, building each query per request and mapping its rows through drizzle took
  * about a fifth of the server's CPU; texts are a small fixed set, and the drivers prepare each one once per
@@ -94,7 +95,8 @@ export function selectStatement<T extends PgTable, K extends keyof Row<T> & stri
   const names = fields ?? (Object.keys(all) as K[]);
   const dateFields: string[] = [];
   for (const name of names) {
-    const column = all[name]!;
+    const column = all[name];
+    if (!column) throw new Error(`selectStatement: ${name} is not a column of the table`);
     if (column.dataType === 'date') dateFields.push(name);
     else if (!PLAIN_DATA_TYPES.has(column.dataType)) {
       throw new Error(`selectStatement: column ${name} (${column.dataType}) needs decoding that is not implemented`);
@@ -105,6 +107,36 @@ export function selectStatement<T extends PgTable, K extends keyof Row<T> & stri
     sql`, `,
   );
   return new Statement(build(columns), dateFields);
+}
+
+/**
+ * A select statement per set of fields, each built on first use: the caller names the row fields it needs (the
+ * GraphQL fields an operation selects decide them, src/graphql/selection.ts) and gets a statement selecting only
+ * those columns; `undefined` selects every column. Field sets come from a table's few columns, so the family stays
+ * small. Rows of a narrowed statement carry only the fields asked for, although typed as whole rows: callers must ask
+ * for every field they read.
+ */
+export class SelectFamily<T extends PgTable> {
+  private readonly built = new Map<string, Statement<Row<T>>>();
+
+  constructor(
+    private readonly table: T,
+    private readonly build: (columns: SQL) => SQL,
+  ) {}
+
+  select(fields: readonly (keyof Row<T> & string)[] | undefined): Statement<Row<T>> {
+    const key = fields === undefined ? '*' : fields.join(',');
+    let statement = this.built.get(key);
+    if (!statement) {
+      statement = selectStatement(this.table, this.build, fields) as Statement<Row<T>>;
+      this.built.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+export function selectFamily<T extends PgTable>(table: T, build: (columns: SQL) => SQL): SelectFamily<T> {
+  return new SelectFamily(table, build);
 }
 
 /** Runs statements: on the pool (counted into an operation's figures) or through an open transaction. */

@@ -9,31 +9,39 @@
  * principal may not see is indistinguishable from a row that does not exist.
  */
 import DataLoader from 'dataloader';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Access } from '../auth/access.js';
 import type { OrderItemRow, OrderRow, PaymentRow, ProductRow, UserRow } from '../db/schema.js';
 import type { Reader } from '../db/statements.js';
-import { loadProductsByIds } from '../modules/catalog/data.js';
+import { loadProductsByIds, productRowFields } from '../modules/catalog/data.js';
 import {
+  itemRowFields,
   loadItemsByOrderIds,
   loadOrderPagesByUserIds,
   loadOrdersByIds,
+  orderRowFields,
+  userOrderRowFields,
   type OrderListArgs,
 } from '../modules/orders/data.js';
-import { loadPaymentsByIds, loadPaymentsByOrderIds } from '../modules/payments/data.js';
-import { loadUsersByIds } from '../modules/users/data.js';
+import {
+  loadPaymentsByIds,
+  loadPaymentsByOrderIds,
+  orderPaymentRowFields,
+  paymentRowFields,
+} from '../modules/payments/data.js';
+import { loadUsersByIds, userRowFields } from '../modules/users/data.js';
+import { rowFields } from './selection.js';
 
 /** Told the size of every batch a loader dispatches (for metrics). */
 export type BatchObserver = (loader: string, size: number) => void;
 
+/**
+ * Each loader is asked for with the resolver's `info`: its rows select only the columns the operation needs
+ * (selection.ts), and loads asking for the same columns share one loader. Within an operation that is every load of
+ * a type, so each relation is still one statement.
+ */
 export class Loaders {
-  #userById?: DataLoader<number, UserRow | null>;
-  #productById?: DataLoader<number, ProductRow | null>;
-  #orderById?: DataLoader<number, OrderRow | null>;
-  #itemsByOrderId?: DataLoader<number, OrderItemRow[]>;
-  #paymentById?: DataLoader<number, PaymentRow | null>;
-  #paymentsByOrderId?: DataLoader<number, PaymentRow[]>;
-  /** One loader per distinct argument set: identical arguments share a batch, differing ones batch separately. */
-  #orderPages?: Map<string, DataLoader<number, OrderRow[]>>;
+  private loaders: Map<string, DataLoader<number, unknown>> | undefined;
 
   constructor(
     private readonly reader: Reader,
@@ -41,46 +49,54 @@ export class Loaders {
     private readonly observe?: BatchObserver,
   ) {}
 
-  get userById() {
-    return (this.#userById ??= this.loader('userById', (ids) => loadUsersByIds(this.reader, ids, this.access)));
+  userById(info: GraphQLResolveInfo): DataLoader<number, UserRow | null> {
+    return this.loader('userById', rowFields(info, userRowFields), (ids, fields) =>
+      loadUsersByIds(this.reader, ids, this.access, fields),
+    );
   }
 
-  get productById() {
-    return (this.#productById ??= this.loader('productById', (ids) => loadProductsByIds(this.reader, ids)));
+  productById(info: GraphQLResolveInfo): DataLoader<number, ProductRow | null> {
+    return this.loader('productById', rowFields(info, productRowFields), (ids, fields) =>
+      loadProductsByIds(this.reader, ids, fields),
+    );
   }
 
-  get orderById() {
-    return (this.#orderById ??= this.loader('orderById', (ids) => loadOrdersByIds(this.reader, ids, this.access)));
+  orderById(info: GraphQLResolveInfo): DataLoader<number, OrderRow | null> {
+    return this.loader('orderById', rowFields(info, orderRowFields), (ids, fields) =>
+      loadOrdersByIds(this.reader, ids, this.access, fields),
+    );
   }
 
-  get itemsByOrderId() {
-    return (this.#itemsByOrderId ??= this.loader('itemsByOrderId', (ids) =>
-      loadItemsByOrderIds(this.reader, ids, this.access),
-    ));
+  itemsByOrderId(info: GraphQLResolveInfo): DataLoader<number, OrderItemRow[]> {
+    return this.loader('itemsByOrderId', rowFields(info, itemRowFields), (ids, fields) =>
+      loadItemsByOrderIds(this.reader, ids, this.access, fields),
+    );
   }
 
-  get paymentById() {
-    return (this.#paymentById ??= this.loader('paymentById', (ids) =>
-      loadPaymentsByIds(this.reader, ids, this.access),
-    ));
+  paymentById(info: GraphQLResolveInfo): DataLoader<number, PaymentRow | null> {
+    return this.loader('paymentById', rowFields(info, paymentRowFields), (ids, fields) =>
+      loadPaymentsByIds(this.reader, ids, this.access, fields),
+    );
   }
 
-  get paymentsByOrderId() {
-    return (this.#paymentsByOrderId ??= this.loader('paymentsByOrderId', (ids) =>
-      loadPaymentsByOrderIds(this.reader, ids, this.access),
-    ));
+  paymentsByOrderId(info: GraphQLResolveInfo): DataLoader<number, PaymentRow[]> {
+    return this.loader('paymentsByOrderId', rowFields(info, orderPaymentRowFields), (ids, fields) =>
+      loadPaymentsByOrderIds(this.reader, ids, this.access, fields),
+    );
   }
 
-  /** The loader answering "this user's page of orders" for one argument set. */
-  orderPagesByUserId(args: OrderListArgs): DataLoader<number, OrderRow[]> {
-    const pages = (this.#orderPages ??= new Map());
-    const argsKey = `${args.first}:${args.afterId}:${args.status}`;
-    let loader = pages.get(argsKey);
-    if (!loader) {
-      loader = this.loader('orderPagesByUserId', (ids) => loadOrderPagesByUserIds(this.reader, ids, args, this.access));
-      pages.set(argsKey, loader);
-    }
-    return loader;
+  /**
+   * The loader answering "this user's page of orders" for one argument set: identical arguments share a batch,
+   * differing ones batch separately.
+   */
+  orderPagesByUserId(info: GraphQLResolveInfo, args: OrderListArgs): DataLoader<number, OrderRow[]> {
+    const fields = rowFields(info, userOrderRowFields);
+    return this.loader(
+      `orderPagesByUserId:${args.first}:${args.afterId}:${args.status}`,
+      fields,
+      (ids) => loadOrderPagesByUserIds(this.reader, ids, args, this.access, fields.fields),
+      'orderPagesByUserId',
+    );
   }
 
   /**
@@ -89,24 +105,26 @@ export class Loaders {
    * garbage collection; released, the loaded rows are not promoted with it.
    */
   release(): void {
-    this.#userById = undefined;
-    this.#productById = undefined;
-    this.#orderById = undefined;
-    this.#itemsByOrderId = undefined;
-    this.#paymentById = undefined;
-    this.#paymentsByOrderId = undefined;
-    this.#orderPages = undefined;
+    this.loaders = undefined;
   }
 
-  private loader<V>(name: string, batch: (ids: readonly number[]) => Promise<V[]>): DataLoader<number, V> {
-    const observe = this.observe;
-    return new DataLoader<number, V>(
-      observe
-        ? (ids) => {
-            observe(name, ids.length);
-            return batch(ids);
-          }
-        : batch,
-    );
+  private loader<V, F>(
+    key: string,
+    fields: { fields: F; key: string },
+    batch: (ids: readonly number[], fields: F) => Promise<V[]>,
+    metricName = key,
+  ): DataLoader<number, V> {
+    const loaders = (this.loaders ??= new Map());
+    const id = `${key}|${fields.key}`;
+    let loader = loaders.get(id) as DataLoader<number, V> | undefined;
+    if (!loader) {
+      const observe = this.observe;
+      loader = new DataLoader<number, V>((ids) => {
+        observe?.(metricName, ids.length);
+        return batch(ids, fields.fields);
+      });
+      loaders.set(id, loader as DataLoader<number, unknown>);
+    }
+    return loader;
   }
 }

@@ -4,22 +4,30 @@
 import { sql } from 'drizzle-orm';
 import { rowsByKey } from '../../db/batch.js';
 import { products, type ProductRow } from '../../db/schema.js';
-import { param, selectStatement, type Reader } from '../../db/statements.js';
+import { param, selectFamily, type Reader } from '../../db/statements.js';
 import type { PageArgs } from '../../graphql/pagination.js';
+import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
 
-const productsByIds = selectStatement(
+/** What a Product row must hold for an operation. */
+export const productRowFields = rowFieldSpec('Product', products, {}, ['id']);
+
+const productsByIds = selectFamily(
   products,
   (columns) => sql`select ${columns} from ${products} where ${products.id} = any(${param('ids')}::int[])`,
 );
 
 /** Given product ids, one statement returns a product or null per id, in key order. */
-export async function loadProductsByIds(reader: Reader, ids: readonly number[]): Promise<Array<ProductRow | null>> {
-  return rowsByKey(ids, await reader.rows(productsByIds, { ids }), (row) => row.id);
+export async function loadProductsByIds(
+  reader: Reader,
+  ids: readonly number[],
+  fields: RowFields<typeof products>['fields'],
+): Promise<Array<ProductRow | null>> {
+  return rowsByKey(ids, await reader.rows(productsByIds.select(fields), { ids }), (row) => row.id);
 }
 
 /** The product page statement: from the start, or after a cursor. */
 const productPages = [false, true].map((after) =>
-  selectStatement(
+  selectFamily(
     products,
     (columns) => sql`select ${columns} from ${products}
       where ${after ? sql`${products.id} > ${param('afterId')}` : sql`true`}
@@ -28,6 +36,10 @@ const productPages = [false, true].map((after) =>
 );
 
 /** A page of products in id order, up to `first + 1` rows. */
-export function listProducts(reader: Reader, page: PageArgs): Promise<ProductRow[]> {
-  return reader.rows(productPages[page.afterId === null ? 0 : 1]!, { afterId: page.afterId, limit: page.first + 1 });
+export function listProducts(
+  reader: Reader,
+  page: PageArgs,
+  fields: RowFields<typeof products>['fields'],
+): Promise<ProductRow[]> {
+  return reader.rows(productPages[page.afterId === null ? 0 : 1]!.select(fields), { afterId: page.afterId, limit: page.first + 1 });
 }

@@ -4,14 +4,16 @@
 import type { Resolvers } from '../../generated/graphql.js';
 import { parseId } from '../../graphql/ids.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
-import { listProducts } from './data.js';
+import { rowFields } from '../../graphql/selection.js';
+import { listProducts, productRowFields } from './data.js';
 
 export const catalogResolvers: Resolvers = {
   Query: {
-    product: (_parent, args, ctx) => ctx.loaders.productById.load(parseId(args.id, 'id')),
-    products: async (_parent, args, ctx) => {
+    product: (_parent, args, ctx, info) => ctx.loaders.productById(info).load(parseId(args.id, 'id')),
+    products: async (_parent, args, ctx, info) => {
       const page = parsePageArgs('p', args);
-      return toConnection('p', await listProducts(ctx.reader, page), page.first);
+      const rows = await listProducts(ctx.reader, page, rowFields(info, productRowFields).fields);
+      return toConnection('p', rows, page.first);
     },
   },
 };

@@ -6,10 +6,19 @@ import { and, eq, Param, sql, type SQL } from 'drizzle-orm';
 import { accessVariants, forAccess, orderOwnerParam, ownedBy, ownerParam, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
-import { param, selectStatement, type Reader } from '../../db/statements.js';
+import { param, selectFamily, type Reader } from '../../db/statements.js';
 import { orderItems, orders, products, users, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema.js';
 import { badUserInput, notFound } from '../../graphql/errors.js';
 import type { PageArgs } from '../../graphql/pagination.js';
+import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
+
+const orderReads = { user: ['userId'], items: ['id'], payments: ['id'] } as const;
+/** What an Order row must hold for an operation: its relations read userId and id. */
+export const orderRowFields = rowFieldSpec('Order', orders, orderReads, ['id']);
+/** The same, for users' pages of orders: grouped by userId. */
+export const userOrderRowFields = rowFieldSpec('Order', orders, orderReads, ['id', 'userId']);
+/** What an OrderItem row must hold: `product` reads productId; grouped by orderId. */
+export const itemRowFields = rowFieldSpec('OrderItem', orderItems, { product: ['productId'] }, ['id', 'orderId']);
 
 export interface OrderListArgs extends PageArgs {
   status: OrderStatus | null;
@@ -20,7 +29,7 @@ function ids(keys: readonly number[]): SQL {
 }
 
 const ordersByIds = accessVariants((restricted) =>
-  selectStatement(
+  selectFamily(
     orders,
     (columns) => sql`select ${columns} from ${orders}
       where ${and(sql`${orders.id} = any(${param('ids')}::int[])`, ownerParam(orders.userId, restricted))}`,
@@ -32,13 +41,14 @@ export async function loadOrdersByIds(
   reader: Reader,
   keys: readonly number[],
   access: Access,
+  fields: RowFields<typeof orders>['fields'],
 ): Promise<Array<OrderRow | null>> {
   const { statement, ownerId } = forAccess(ordersByIds, access);
-  return rowsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.id);
+  return rowsByKey(keys, await reader.rows(statement.select(fields), { ids: keys, ownerId }), (row) => row.id);
 }
 
 const itemsByOrderIds = accessVariants((restricted) =>
-  selectStatement(
+  selectFamily(
     orderItems,
     (columns) => sql`select ${columns} from ${orderItems}
       where ${and(sql`${orderItems.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(orderItems.orderId, restricted))}
@@ -51,9 +61,11 @@ export async function loadItemsByOrderIds(
   reader: Reader,
   keys: readonly number[],
   access: Access,
+  fields: RowFields<typeof orderItems>['fields'],
 ): Promise<OrderItemRow[][]> {
   const { statement, ownerId } = forAccess(itemsByOrderIds, access);
-  return rowGroupsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.orderId);
+  const rows = await reader.rows(statement.select(fields), { ids: keys, ownerId });
+  return rowGroupsByKey(keys, rows, (row) => row.orderId);
 }
 
 /**
@@ -95,7 +107,7 @@ function pageValues(args: OrderListArgs, ownerId: number | null) {
  */
 const orderPagesByUsers = variantsOf((variant) =>
   accessVariants((restricted) =>
-    selectStatement(
+    selectFamily(
       orders,
       (columns) => sql`select page.* from unnest(${param('ids')}::int[]) as parent(user_id)
         cross join lateral (
@@ -113,15 +125,16 @@ export async function loadOrderPagesByUserIds(
   keys: readonly number[],
   args: OrderListArgs,
   access: Access,
+  fields: RowFields<typeof orders>['fields'],
 ): Promise<OrderRow[][]> {
   const { statement, ownerId } = forAccess(orderPagesByUsers(args), access);
-  const rows = await reader.rows(statement, { ids: keys, ...pageValues(args, ownerId) });
+  const rows = await reader.rows(statement.select(fields), { ids: keys, ...pageValues(args, ownerId) });
   return rowGroupsByKey(keys, rows, (row) => row.userId);
 }
 
 const orderPages = variantsOf((variant) =>
   accessVariants((restricted) =>
-    selectStatement(
+    selectFamily(
       orders,
       (columns) => sql`select ${columns} from ${orders}
         where ${pageConditions(variant, restricted) ?? sql`true`}
@@ -131,9 +144,14 @@ const orderPages = variantsOf((variant) =>
 );
 
 /** A page of all orders (the caller's own, unless unrestricted), newest first, up to `first + 1` rows. */
-export function listOrders(reader: Reader, args: OrderListArgs, access: Access): Promise<OrderRow[]> {
+export function listOrders(
+  reader: Reader,
+  args: OrderListArgs,
+  access: Access,
+  fields: RowFields<typeof orders>['fields'],
+): Promise<OrderRow[]> {
   const { statement, ownerId } = forAccess(orderPages(args), access);
-  return reader.rows(statement, pageValues(args, ownerId));
+  return reader.rows(statement.select(fields), pageValues(args, ownerId));
 }
 
 export interface PlaceOrderCommand {

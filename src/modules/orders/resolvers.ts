@@ -8,7 +8,8 @@ import { runMutation } from '../../idempotency/index.js';
 import { parseId } from '../../graphql/ids.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
 import { mustExist } from '../../graphql/relations.js';
-import { insertOrder, listOrders, type OrderListArgs, type PlaceOrderCommand } from './data.js';
+import { rowFields } from '../../graphql/selection.js';
+import { insertOrder, listOrders, orderRowFields, type OrderListArgs, type PlaceOrderCommand } from './data.js';
 
 const MAX_ITEMS = 100;
 const MAX_QUANTITY = 1000;
@@ -45,15 +46,15 @@ function validatePlaceOrder(input: {
 
 export const orderResolvers: Resolvers = {
   Query: {
-    order: (_parent, args, ctx) => {
+    order: (_parent, args, ctx, info) => {
       requireAuthenticated(ctx.principal, 'order');
-      return ctx.loaders.orderById.load(parseId(args.id, 'id'));
+      return ctx.loaders.orderById(info).load(parseId(args.id, 'id'));
     },
     /** Admins see every order; a customer sees their own. */
-    orders: async (_parent, args, ctx) => {
+    orders: async (_parent, args, ctx, info) => {
       requireAuthenticated(ctx.principal, 'orders');
       const listArgs = parseOrderListArgs(args);
-      return toConnection('o', await listOrders(ctx.reader, listArgs, ctx.access), listArgs.first);
+      return toConnection('o', await listOrders(ctx.reader, listArgs, ctx.access, rowFields(info, orderRowFields).fields), listArgs.first);
     },
   },
   Mutation: {
@@ -65,11 +66,12 @@ export const orderResolvers: Resolvers = {
     },
   },
   Order: {
-    user: (order, _args, ctx) => mustExist(ctx.loaders.userById.load(order.userId), 'User', order.userId),
-    items: (order, _args, ctx) => ctx.loaders.itemsByOrderId.load(order.id),
-    payments: (order, _args, ctx) => ctx.loaders.paymentsByOrderId.load(order.id),
+    user: (order, _args, ctx, info) => mustExist(ctx.loaders.userById(info).load(order.userId), 'User', order.userId),
+    items: (order, _args, ctx, info) => ctx.loaders.itemsByOrderId(info).load(order.id),
+    payments: (order, _args, ctx, info) => ctx.loaders.paymentsByOrderId(info).load(order.id),
   },
   OrderItem: {
-    product: (item, _args, ctx) => mustExist(ctx.loaders.productById.load(item.productId), 'Product', item.productId),
+    product: (item, _args, ctx, info) =>
+      mustExist(ctx.loaders.productById(info).load(item.productId), 'Product', item.productId),
   },
 };

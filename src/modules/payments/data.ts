@@ -5,12 +5,18 @@ import { and, eq, Param, sql } from 'drizzle-orm';
 import { accessVariants, forAccess, orderOwnedBy, orderOwnerParam, ownedBy, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
-import { param, selectStatement, type Reader } from '../../db/statements.js';
+import { param, selectFamily, type Reader } from '../../db/statements.js';
 import { orders, payments, refunds, type OrderRow, type PaymentRow, type RefundRow } from '../../db/schema.js';
 import { badUserInput, BusinessError, ErrorCode, notFound } from '../../graphql/errors.js';
+import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
+
+/** What a Payment row must hold for an operation: `order` reads orderId. */
+export const paymentRowFields = rowFieldSpec('Payment', payments, { order: ['orderId'] }, ['id']);
+/** The same, for an order's payments: grouped by orderId. */
+export const orderPaymentRowFields = rowFieldSpec('Payment', payments, { order: ['orderId'] }, ['id', 'orderId']);
 
 const paymentsByIds = accessVariants((restricted) =>
-  selectStatement(
+  selectFamily(
     payments,
     (columns) => sql`select ${columns} from ${payments}
       where ${and(sql`${payments.id} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}`,
@@ -22,13 +28,14 @@ export async function loadPaymentsByIds(
   reader: Reader,
   keys: readonly number[],
   access: Access,
+  fields: RowFields<typeof payments>['fields'],
 ): Promise<Array<PaymentRow | null>> {
   const { statement, ownerId } = forAccess(paymentsByIds, access);
-  return rowsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.id);
+  return rowsByKey(keys, await reader.rows(statement.select(fields), { ids: keys, ownerId }), (row) => row.id);
 }
 
 const paymentsByOrderIds = accessVariants((restricted) =>
-  selectStatement(
+  selectFamily(
     payments,
     (columns) => sql`select ${columns} from ${payments}
       where ${and(sql`${payments.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}
@@ -41,9 +48,11 @@ export async function loadPaymentsByOrderIds(
   reader: Reader,
   keys: readonly number[],
   access: Access,
+  fields: RowFields<typeof payments>['fields'],
 ): Promise<PaymentRow[][]> {
   const { statement, ownerId } = forAccess(paymentsByOrderIds, access);
-  return rowGroupsByKey(keys, await reader.rows(statement, { ids: keys, ownerId }), (row) => row.orderId);
+  const rows = await reader.rows(statement.select(fields), { ids: keys, ownerId });
+  return rowGroupsByKey(keys, rows, (row) => row.orderId);
 }
 
 export interface PayOrderCommand {

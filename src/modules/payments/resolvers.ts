@@ -18,9 +18,9 @@ function positiveAmount(amountCents: number): number {
 
 export const paymentResolvers: Resolvers = {
   Query: {
-    payment: (_parent, args, ctx) => {
+    payment: (_parent, args, ctx, info) => {
       requireAuthenticated(ctx.principal, 'payment');
-      return ctx.loaders.paymentById.load(parseId(args.id, 'id'));
+      return ctx.loaders.paymentById(info).load(parseId(args.id, 'id'));
     },
   },
   Mutation: {
@@ -46,10 +46,11 @@ export const paymentResolvers: Resolvers = {
     },
   },
   Payment: {
-    order: (payment, _args, ctx) => mustExist(ctx.loaders.orderById.load(payment.orderId), 'Order', payment.orderId),
+    order: (payment, _args, ctx, info) =>
+      mustExist(ctx.loaders.orderById(info).load(payment.orderId), 'Order', payment.orderId),
   },
   Refund: {
-    payment: (refund, _args, ctx) =>
-      mustExist(ctx.loaders.paymentById.load(refund.paymentId), 'Payment', refund.paymentId),
+    payment: (refund, _args, ctx, info) =>
+      mustExist(ctx.loaders.paymentById(info).load(refund.paymentId), 'Payment', refund.paymentId),
   },
 };

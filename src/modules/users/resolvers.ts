@@ -8,7 +8,8 @@ import { parseId } from '../../graphql/ids.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
 import { runMutation } from '../../idempotency/index.js';
 import { parseOrderListArgs } from '../orders/resolvers.js';
-import { insertUser, listUsers } from './data.js';
+import { rowFields } from '../../graphql/selection.js';
+import { insertUser, listUsers, userRowFields } from './data.js';
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -26,14 +27,14 @@ function validateNewUser(input: { email: string; name: string }): { email: strin
 
 export const userResolvers: Resolvers = {
   Query: {
-    user: (_parent, args, ctx) => {
+    user: (_parent, args, ctx, info) => {
       requireAuthenticated(ctx.principal, 'user');
-      return ctx.loaders.userById.load(parseId(args.id, 'id'));
+      return ctx.loaders.userById(info).load(parseId(args.id, 'id'));
     },
-    users: async (_parent, args, ctx) => {
+    users: async (_parent, args, ctx, info) => {
       requireAdmin(ctx.principal, 'users');
       const page = parsePageArgs('u', args);
-      return toConnection('u', await listUsers(ctx.reader, page, ctx.access), page.first);
+      return toConnection('u', await listUsers(ctx.reader, page, ctx.access, rowFields(info, userRowFields).fields), page.first);
     },
   },
   Mutation: {
@@ -45,9 +46,9 @@ export const userResolvers: Resolvers = {
     },
   },
   User: {
-    orders: async (user, args, ctx) => {
+    orders: async (user, args, ctx, info) => {
       const listArgs = parseOrderListArgs(args);
-      const rows = await ctx.loaders.orderPagesByUserId(listArgs).load(user.id);
+      const rows = await ctx.loaders.orderPagesByUserId(info, listArgs).load(user.id);
       return toConnection('o', rows, listArgs.first);
     },
   },
