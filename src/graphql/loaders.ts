@@ -41,7 +41,8 @@ export type BatchObserver = (loader: string, size: number) => void;
  * a type, so each relation is still one statement.
  */
 export class Loaders {
-  private loaders: Map<string, DataLoader<number, unknown>> | undefined;
+  /** By loader name, then by column set. */
+  private loaders: Map<string, Map<string, DataLoader<number, unknown>>> | undefined;
 
   constructor(
     private readonly reader: Reader,
@@ -115,15 +116,16 @@ export class Loaders {
     metricName = key,
   ): DataLoader<number, V> {
     const loaders = (this.loaders ??= new Map());
-    const id = `${key}|${fields.key}`;
-    let loader = loaders.get(id) as DataLoader<number, V> | undefined;
+    let byFields = loaders.get(key);
+    if (!byFields) loaders.set(key, (byFields = new Map()));
+    let loader = byFields.get(fields.key) as DataLoader<number, V> | undefined;
     if (!loader) {
       const observe = this.observe;
       loader = new DataLoader<number, V>((ids) => {
         observe?.(metricName, ids.length);
         return batch(ids, fields.fields);
       });
-      loaders.set(id, loader as DataLoader<number, unknown>);
+      byFields.set(fields.key, loader as DataLoader<number, unknown>);
     }
     return loader;
   }
