@@ -8,7 +8,7 @@
  * refunds, places orders for themself, and pays and refunds only their own. An admin reads and does everything.
  * Another tenant's object reads as null (or NOT_FOUND in a mutation), never FORBIDDEN, so existence does not leak.
  */
-import { eq, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { sql, type AnyColumn, type Placeholder, type SQL } from 'drizzle-orm';
 import { orders } from '../db/schema.js';
 import { param } from '../db/statements.js';
 import { BusinessError, ErrorCode } from '../graphql/errors.js';
@@ -41,18 +41,28 @@ export function requireAdmin(principal: Principal, what: string): void {
   }
 }
 
+/**
+ * The two ownership rules as SQL, for an owner given as a value (drizzle queries) or as the `ownerId` parameter of a
+ * prepared statement: a row's user is the owner, or the order a row refers to is the owner's.
+ */
+function userIs(userColumn: AnyColumn, owner: number | Placeholder): SQL {
+  return sql`${userColumn} = ${owner}`;
+}
+
+function orderOfUser(orderIdColumn: AnyColumn, owner: number | Placeholder): SQL {
+  return sql`exists (select 1 from ${orders} where ${orders.id} = ${orderIdColumn} and ${orders.userId} = ${owner})`;
+}
+
 /** SQL condition: `userColumn` is the principal's own user id (undefined when unrestricted). */
 export function ownedBy(userColumn: AnyColumn, access: Access): SQL | undefined {
   const ownerId = ownerIdOf(access);
-  return ownerId === null ? undefined : eq(userColumn, ownerId);
+  return ownerId === null ? undefined : userIs(userColumn, ownerId);
 }
 
 /** SQL condition: the order `orderIdColumn` refers to belongs to the principal (undefined when unrestricted). */
 export function orderOwnedBy(orderIdColumn: AnyColumn, access: Access): SQL | undefined {
   const ownerId = ownerIdOf(access);
-  return ownerId === null
-    ? undefined
-    : sql`exists (select 1 from ${orders} where ${orders.id} = ${orderIdColumn} and ${orders.userId} = ${ownerId})`;
+  return ownerId === null ? undefined : orderOfUser(orderIdColumn, ownerId);
 }
 
 /**
@@ -75,12 +85,10 @@ export function forAccess<S>(variants: AccessVariants<S>, access: Access): { sta
 
 /** Prepared-statement condition: `userColumn` is the `ownerId` parameter (undefined when not restricted). */
 export function ownerParam(userColumn: AnyColumn, restricted: boolean): SQL | undefined {
-  return restricted ? sql`${userColumn} = ${param('ownerId')}` : undefined;
+  return restricted ? userIs(userColumn, param('ownerId')) : undefined;
 }
 
 /** Prepared-statement condition: the order `orderIdColumn` refers to belongs to the `ownerId` parameter. */
 export function orderOwnerParam(orderIdColumn: AnyColumn, restricted: boolean): SQL | undefined {
-  return restricted
-    ? sql`exists (select 1 from ${orders} where ${orders.id} = ${orderIdColumn} and ${orders.userId} = ${param('ownerId')})`
-    : undefined;
+  return restricted ? orderOfUser(orderIdColumn, param('ownerId')) : undefined;
 }
