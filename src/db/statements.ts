@@ -14,7 +14,7 @@
  * A statement whose shape depends on a condition (the caller's access, an optional filter) is one `Statement` per
  * variant, never one text with `($2 is null or ...)` branches, so every variant keeps its own index-friendly plan.
  */
-import { getTableColumns, Placeholder, sql, type SQL } from 'drizzle-orm';
+import { and, getTableColumns, Placeholder, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 
 const dialect = new PgDialect();
@@ -137,6 +137,23 @@ export class SelectFamily<T extends PgTable> {
 
 export function selectFamily<T extends PgTable>(table: T, build: (columns: SQL) => SQL): SelectFamily<T> {
   return new SelectFamily(table, build);
+}
+
+/**
+ * The batched lookup every loader runs: rows of `table` whose `keyColumn` is one of the `ids` parameter, narrowed by
+ * `where` (an access condition) and ordered by `orderBy` (so a key's rows come grouped, in a stable order).
+ */
+export function keyLookup<T extends PgTable>(
+  table: T,
+  keyColumn: AnyColumn,
+  options: { where?: SQL; orderBy?: AnyColumn[] } = {},
+): SelectFamily<T> {
+  const order = options.orderBy ? sql` order by ${sql.join(options.orderBy, sql`, `)}` : sql``;
+  return selectFamily(
+    table,
+    (columns) =>
+      sql`select ${columns} from ${table} where ${and(sql`${keyColumn} = any(${param('ids')}::int[])`, options.where)}${order}`,
+  );
 }
 
 /** Runs statements: on the pool (counted into an operation's figures) or through an open transaction. */

@@ -4,17 +4,14 @@
 import { sql } from 'drizzle-orm';
 import { rowsByKey } from '../../db/batch.js';
 import { products, type ProductRow } from '../../db/schema.js';
-import { param, selectFamily, type Reader } from '../../db/statements.js';
+import { keyLookup, param, selectFamily, type Reader } from '../../db/statements.js';
 import type { PageArgs } from '../../graphql/pagination.js';
 import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
 
 /** What a Product row must hold for an operation. */
 export const productRowFields = rowFieldSpec('Product', products, {}, ['id']);
 
-const productsByIds = selectFamily(
-  products,
-  (columns) => sql`select ${columns} from ${products} where ${products.id} = any(${param('ids')}::int[])`,
-);
+const productsByIds = keyLookup(products, products.id);
 
 /** Given product ids, one statement returns a product or null per id, in key order. */
 export async function loadProductsByIds(

@@ -6,7 +6,7 @@ import { and, eq, Param, sql, type SQL } from 'drizzle-orm';
 import { accessVariants, forAccess, orderOwnerParam, ownedBy, ownerParam, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
-import { param, selectFamily, type Reader } from '../../db/statements.js';
+import { keyLookup, param, selectFamily, type Reader } from '../../db/statements.js';
 import { orderItems, orders, products, users, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema.js';
 import { badUserInput, notFound } from '../../graphql/errors.js';
 import type { PageArgs } from '../../graphql/pagination.js';
@@ -29,11 +29,7 @@ function ids(keys: readonly number[]): SQL {
 }
 
 const ordersByIds = accessVariants((restricted) =>
-  selectFamily(
-    orders,
-    (columns) => sql`select ${columns} from ${orders}
-      where ${and(sql`${orders.id} = any(${param('ids')}::int[])`, ownerParam(orders.userId, restricted))}`,
-  ),
+  keyLookup(orders, orders.id, { where: ownerParam(orders.userId, restricted) }),
 );
 
 /** Given order ids, one statement returns an order or null per id, in key order. */
@@ -48,12 +44,10 @@ export async function loadOrdersByIds(
 }
 
 const itemsByOrderIds = accessVariants((restricted) =>
-  selectFamily(
-    orderItems,
-    (columns) => sql`select ${columns} from ${orderItems}
-      where ${and(sql`${orderItems.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(orderItems.orderId, restricted))}
-      order by ${orderItems.orderId}, ${orderItems.id}`,
-  ),
+  keyLookup(orderItems, orderItems.orderId, {
+    where: orderOwnerParam(orderItems.orderId, restricted),
+    orderBy: [orderItems.orderId, orderItems.id],
+  }),
 );
 
 /** Given order ids, one statement returns each order's items (in id order), in key order. */

@@ -1,11 +1,11 @@
 /**
  * Payments' data access: batched lookups and the transaction behind payOrder.
  */
-import { and, eq, Param, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { accessVariants, forAccess, orderOwnedBy, orderOwnerParam, ownedBy, type Access } from '../../auth/access.js';
 import type { Db } from '../../db/client.js';
 import { rowGroupsByKey, rowsByKey } from '../../db/batch.js';
-import { param, selectFamily, type Reader } from '../../db/statements.js';
+import { keyLookup, type Reader } from '../../db/statements.js';
 import { orders, payments, refunds, type OrderRow, type PaymentRow, type RefundRow } from '../../db/schema.js';
 import { badUserInput, BusinessError, ErrorCode, notFound } from '../../graphql/errors.js';
 import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
@@ -16,11 +16,7 @@ export const paymentRowFields = rowFieldSpec('Payment', payments, { order: ['ord
 export const orderPaymentRowFields = rowFieldSpec('Payment', payments, { order: ['orderId'] }, ['id', 'orderId']);
 
 const paymentsByIds = accessVariants((restricted) =>
-  selectFamily(
-    payments,
-    (columns) => sql`select ${columns} from ${payments}
-      where ${and(sql`${payments.id} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}`,
-  ),
+  keyLookup(payments, payments.id, { where: orderOwnerParam(payments.orderId, restricted) }),
 );
 
 /** Given payment ids, one statement returns a payment or null per id, in key order. */
@@ -35,12 +31,10 @@ export async function loadPaymentsByIds(
 }
 
 const paymentsByOrderIds = accessVariants((restricted) =>
-  selectFamily(
-    payments,
-    (columns) => sql`select ${columns} from ${payments}
-      where ${and(sql`${payments.orderId} = any(${param('ids')}::int[])`, orderOwnerParam(payments.orderId, restricted))}
-      order by ${payments.orderId}, ${payments.id}`,
-  ),
+  keyLookup(payments, payments.orderId, {
+    where: orderOwnerParam(payments.orderId, restricted),
+    orderBy: [payments.orderId, payments.id],
+  }),
 );
 
 /** Given order ids, one statement returns each order's payments (oldest first), in key order. */

@@ -6,7 +6,7 @@ import { accessVariants, forAccess, ownerParam, type Access } from '../../auth/a
 import type { Db } from '../../db/client.js';
 import { rowsByKey, sqlState } from '../../db/batch.js';
 import { users, type UserRow } from '../../db/schema.js';
-import { param, selectFamily, type Reader } from '../../db/statements.js';
+import { keyLookup, param, selectFamily, type Reader } from '../../db/statements.js';
 import { BusinessError, ErrorCode } from '../../graphql/errors.js';
 import type { PageArgs } from '../../graphql/pagination.js';
 import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
@@ -14,13 +14,7 @@ import { rowFieldSpec, type RowFields } from '../../graphql/selection.js';
 /** What a User row must hold for an operation: `orders` reads the id. */
 export const userRowFields = rowFieldSpec('User', users, { orders: ['id'] }, ['id']);
 
-const usersByIds = accessVariants((restricted) =>
-  selectFamily(
-    users,
-    (columns) => sql`select ${columns} from ${users}
-      where ${and(sql`${users.id} = any(${param('ids')}::int[])`, ownerParam(users.id, restricted))}`,
-  ),
-);
+const usersByIds = accessVariants((restricted) => keyLookup(users, users.id, { where: ownerParam(users.id, restricted) }));
 
 /** Given user ids, one statement returns a user or null per id, in key order. */
 export async function loadUsersByIds(
