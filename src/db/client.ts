@@ -200,10 +200,10 @@ function createPostgresDatabase(config: DatabaseConfig, url: string): Database {
     kind: 'postgres',
     db: drizzlePostgres({ client: tracked }),
     reader: postgresReader(client, usage),
-    forOperation: (stats) => {
-      const instrumented = instrumentPostgres(tracked, stats);
-      return operationDb(postgresReader(client, usage, stats), () => drizzlePostgres({ client: instrumented }));
-    },
+    forOperation: (stats) =>
+      operationDb(postgresReader(client, usage, stats), () =>
+        drizzlePostgres({ client: instrumentPostgres(tracked, stats) }),
+      ),
     readerFor: (db) => drizzleReader(db, rows),
     rows,
     probeDb: drizzlePostgres({ client: probe }),
@@ -291,10 +291,8 @@ async function createEmbeddedDatabase(config: DatabaseConfig): Promise<Database>
     kind: 'embedded',
     db,
     reader: pgliteReader(client, usage),
-    forOperation: (stats) => {
-      const instrumented = instrumentPGlite(tracked, stats);
-      return operationDb(pgliteReader(client, usage, stats), () => drizzlePGlite({ client: instrumented }));
-    },
+    forOperation: (stats) =>
+      operationDb(pgliteReader(client, usage, stats), () => drizzlePGlite({ client: instrumentPGlite(tracked, stats) })),
     readerFor: (db) => drizzleReader(db, rows),
     rows,
     // One in-process connection: a probe shares it (and cannot be cut off from it).

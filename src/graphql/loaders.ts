@@ -100,11 +100,7 @@ export class Loaders {
     );
   }
 
-  /**
-   * Drops every loader and its cache once the request is answered. Apollo's gateway request context (which the
-   * executor receives) keeps the whole request reachable from an object in the old generation until the next full
-   * garbage collection; released, the loaded rows are not promoted with it.
-   */
+  /** Drops every loader and its cache once the request is answered (see GraphQLContext.release). */
   release(): void {
     this.loaders = undefined;
   }

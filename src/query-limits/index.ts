@@ -64,7 +64,6 @@ import {
   type GraphQLType,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValueNode,
 } from 'graphql';
 import type { QueryLimits } from '../config/index.js';
 
