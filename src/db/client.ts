@@ -95,6 +95,72 @@ function endsWithReadyForQuery(chunk: Buffer): boolean {
 }
 
 /**
+ * Destroys, with ETIMEDOUT, a socket that has awaited an answer for `limitMs` without receiving a byte. One timer for
+ * all the sockets it watches, running only while there are some: the hot path (every statement written, every chunk
+ * read) only bumps counters, where a socket timeout per statement re-armed a timer twice per statement.
+ */
+interface Watched {
+  socket: Socket;
+  /** A statement was written and its answer has not ended yet. */
+  awaiting: boolean;
+  /** Writes and reads so far; `seen` is its value at the last check, `since` when it last changed. */
+  activity: number;
+  seen: number;
+  since: number;
+}
+
+class SilenceWatchdog {
+  private readonly watched = new Set<Watched>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly periodMs: number;
+
+  constructor(private readonly limitMs: number) {
+    // Detection happens between limitMs and limitMs + periodMs of silence.
+    this.periodMs = Math.max(25, Math.min(1000, Math.floor(limitMs / 10)));
+  }
+
+  watch(socket: Socket): void {
+    const state: Watched = { socket, awaiting: false, activity: 0, seen: 0, since: performance.now() };
+    this.watched.add(state);
+    // Armed while a statement awaits its answer, disarmed when an answer ends with ReadyForQuery.
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    socket.write = ((...args: unknown[]) => {
+      state.activity++;
+      state.awaiting = true;
+      return write(...args);
+    }) as Socket['write'];
+    socket.on('data', (chunk: Buffer) => {
+      state.activity++;
+      if (state.awaiting && endsWithReadyForQuery(chunk)) state.awaiting = false;
+    });
+    socket.once('close', () => {
+      this.watched.delete(state);
+      if (this.watched.size === 0) this.stop();
+    });
+    this.timer ??= setInterval(() => this.check(), this.periodMs).unref();
+  }
+
+  private check(): void {
+    const now = performance.now();
+    for (const state of this.watched) {
+      if (!state.awaiting || state.activity !== state.seen) {
+        state.seen = state.activity;
+        state.since = now;
+      } else if (now - state.since >= this.limitMs) {
+        state.socket.destroy(
+          Object.assign(new Error(`no answer from the database within ${this.limitMs} ms`), { code: 'ETIMEDOUT' }),
+        );
+      }
+    }
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
  * The socket postgres.js connects through (its documented `socket` option), with two fixes for a server that is gone:
  * - A server or proxy that accepts the TCP connection and closes it cleanly before answering would leave postgres.js
  *   reconnecting at once, forever, with the statement that opened the connection never settled
@@ -108,6 +174,7 @@ function endsWithReadyForQuery(chunk: Buffer): boolean {
  * `sockets`, so the pool's open connections can be counted: postgres.js does not expose them.
  */
 function failFastSocket(options: { silenceLimitMs: number; sockets: Set<Socket> }) {
+  const watchdog = options.silenceLimitMs > 0 ? new SilenceWatchdog(options.silenceLimitMs) : undefined;
   return (target: { host: string[]; port: number[]; path?: string | false }): Socket => {
     const host = target.host[0] ?? 'localhost';
     const port = target.port[0] ?? 5432;
@@ -122,32 +189,7 @@ function failFastSocket(options: { silenceLimitMs: number; sockets: Set<Socket> 
         );
       }
     });
-    if (options.silenceLimitMs > 0) {
-      // Armed while a statement awaits its answer, disarmed when an answer ends with ReadyForQuery.
-      let awaiting = false;
-      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-      socket.write = ((...args: unknown[]) => {
-        if (!awaiting) {
-          awaiting = true;
-          socket.setTimeout(options.silenceLimitMs);
-        }
-        return write(...args);
-      }) as Socket['write'];
-      socket.on('data', (chunk: Buffer) => {
-        if (awaiting && endsWithReadyForQuery(chunk)) {
-          awaiting = false;
-          socket.setTimeout(0);
-        }
-      });
-      socket.on('timeout', () => {
-        if (!awaiting) return;
-        socket.destroy(
-          Object.assign(new Error(`no answer from the database within ${options.silenceLimitMs} ms`), {
-            code: 'ETIMEDOUT',
-          }),
-        );
-      });
-    }
+    watchdog?.watch(socket);
     return socket;
   };
 }
