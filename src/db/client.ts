@@ -20,6 +20,7 @@ import type { DatabaseConfig } from '../config/index.js';
 import {
   instrumentPGlite,
   instrumentPostgres,
+  NOT_PIPELINED,
   PoolUsage,
   type SqlStats,
   trackPGlitePoolUsage,
@@ -32,8 +33,7 @@ export type Db = PgDatabase<PgQueryResultHKT>;
 
 /**
  * The connection pool right now. `busy` and `waiting` are derived from the statements and transactions in flight
- * (postgres.js pipelines statements on busy connections, so a "waiting" statement may be queued in the pool or behind
- * another statement on a connection): the figures show saturation, they are not an exact queue length.
+ * (a statement finding every connection in use waits in the pool's queue): the figures show saturation.
  */
 export interface PoolStatus {
   /** Most connections the pool may open (1 for the embedded database). */
@@ -285,18 +285,9 @@ async function counted<T>(usage: PoolUsage, stats: SqlStats | undefined, run: ()
 }
 
 /**
- * Marks a statement as one no other statement may follow on its connection until it is answered. postgres.js 3.4
- * otherwise pipelines when every connection is busy: it sends the statement after another one on a busy connection, so
- * it waits behind that one even if another connection frees up first, and its pool leaves a hole in its queue of busy
- * connections each time, then removes connections from that queue by linear search. Under sustained load the queue
- * grew without bound (26,000 entries after 70,000 statements) and each statement cost more CPU than the last. With
- * this, a statement that finds every connection in use waits in the pool's queue for the first free one. It uses the
- * hook postgres.js's own `begin` uses to reserve a connection: a statement whose `onexecute` returns false leaves its
- * connection out of the pipelinable ones.
+ * Statements straight to postgres.js, prepared (one round trip each once a connection has prepared the text), never
+ * pipelined (NOT_PIPELINED).
  */
-const NOT_PIPELINED = { onexecute: () => false } as object;
-
-/** Statements straight to postgres.js, prepared (one round trip each once a connection has prepared the text). */
 function postgresReader(client: postgres.Sql, usage: PoolUsage, stats?: SqlStats): Reader {
   const options = { prepare: true, ...NOT_PIPELINED };
   return {
