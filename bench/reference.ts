@@ -26,8 +26,9 @@ const sql = postgres(settings.databaseUrl, {
 const PAGE_SIZE = 50;
 
 /**
- * Runs a prepared statement the way the server's reads run (src/db/client.ts): never pipelined behind another statement
- * on a busy connection, which in postgres.js 3.4 makes each statement cost more than the last under sustained load.
+ * Runs a prepared statement the way the server runs its statements (NOT_PIPELINED in src/db/instrument.ts): never
+ * pipelined behind another statement on a busy connection, which in postgres.js 3.4 makes each statement cost more
+ * than the last under sustained load.
  */
 function query<T extends object>(text: string, parameters: unknown[]): Promise<T[]> {
   return sql.unsafe(text, parameters as postgres.ParameterOrJSON<never>[], {
@@ -35,6 +36,7 @@ function query<T extends object>(text: string, parameters: unknown[]): Promise<T
     onexecute: () => false,
   } as postgres.UnsafeQueryOptions) as unknown as Promise<T[]>;
 }
+
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 let requests = 0;
@@ -58,7 +60,9 @@ async function authenticate(header: string | undefined): Promise<boolean> {
 /** Case 1's body, and the statements it took. */
 async function ordersPage(): Promise<{ body: string; statements: number }> {
   let issued = 1;
-  const rows = await query<OrderRow>('select id, user_id, total_cents from orders order by id desc limit $1', [PAGE_SIZE + 1]);
+  const rows = await query<OrderRow>('select id, user_id, total_cents from orders order by id desc limit $1', [
+    PAGE_SIZE + 1,
+  ]);
   const page = rows.length > PAGE_SIZE ? rows.slice(0, PAGE_SIZE) : rows;
   const userIds = [...new Set(page.map((row) => row.user_id))];
   const orderIds = page.map((row) => row.id);
