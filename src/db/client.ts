@@ -293,7 +293,9 @@ function postgresReader(client: postgres.Sql, usage: PoolUsage, stats?: SqlStats
   return {
     rows<R>(statement: Statement<R>, values: StatementValues) {
       const parameters = statement.values(values) as postgres.ParameterOrJSON<never>[];
-      return counted(usage, stats, async () => statement.decode(await client.unsafe(statement.text, parameters, options)));
+      return counted(usage, stats, async () =>
+        statement.decode(await client.unsafe(statement.text, parameters, options)),
+      );
     },
   };
 }

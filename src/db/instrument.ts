@@ -80,8 +80,8 @@ export function preparedUnsafe(target: Sql, args: Parameters<Sql['unsafe']>, ext
  * sustained load the queue grew without bound (26,000 entries after 70,000 statements) and each statement cost more
  * CPU than the last. With this, a statement that finds every connection in use waits in the pool's queue for the first
  * free one. It is the hook postgres.js's own `begin` uses to take its connection out of the pipelinable ones (an
- * `onexecute` returning a falsy value): with every statement marked, nothing is ever pipelined. Only for statements sent
- * to the pool: inside a transaction the connection is already reserved.
+ * `onexecute` returning a falsy value): with every statement marked, nothing is ever pipelined. Only for statements
+ * sent to the pool: inside a transaction the connection is already reserved.
  */
 export const NOT_PIPELINED: object = { onexecute: () => false };
 
