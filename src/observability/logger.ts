@@ -11,12 +11,34 @@ export type { Logger };
 const BUFFER_BYTES = 4096;
 const FLUSH_INTERVAL_MS = 100;
 
+type Destination = ReturnType<typeof destination>;
+
+/** Loggers' streams, flushed when the process exits (pino only does so for asynchronous streams). */
+const streams = new Set<Destination>();
+
+function flushAtExit(stream: Destination): void {
+  if (streams.size === 0) {
+    process.once('exit', () => {
+      for (const pending of streams) {
+        try {
+          pending.flushSync();
+        } catch {
+          // Nothing more can be done with a stream that fails now.
+        }
+      }
+    });
+  }
+  streams.add(stream);
+}
+
 export function createLogger(level: LogLevel): Logger {
-  // Asynchronous, buffered writes: under load a write carries a dozen lines instead of one each (one write per request
-  // line measured at several percent of the server's CPU), a line waits at most FLUSH_INTERVAL_MS when traffic is
-  // light, and a log line never blocks the event loop on a slow stdout. pino flushes what is pending synchronously
-  // when the process exits.
-  const stream = destination({ dest: 1, sync: false, minLength: BUFFER_BYTES });
+  // Buffered writes: under load one write carries a dozen lines instead of one each (a write per request line
+  // measured at several percent of the server's CPU), and a line waits at most FLUSH_INTERVAL_MS when traffic is
+  // light. Writes are synchronous, as pino's default: with asynchronous ones, the lines flushed at exit were written
+  // while an earlier batch was still in flight on the thread pool, out of order or lost with the process (seen in
+  // test/logger.test.ts). A slow stdout can hold the event loop for one write per BUFFER_BYTES.
+  const stream = destination({ dest: 1, sync: true, minLength: BUFFER_BYTES });
+  flushAtExit(stream);
   let pending = false;
   const write = stream.write.bind(stream);
   stream.write = (line: string) => {
@@ -29,7 +51,7 @@ export function createLogger(level: LogLevel): Logger {
     try {
       stream.flush();
     } catch {
-      // Destroyed at exit: pino has flushed synchronously already.
+      // Destroyed: nothing left to write to.
     }
   }, FLUSH_INTERVAL_MS).unref();
   return pino(
