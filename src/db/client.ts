@@ -94,21 +94,19 @@ function endsWithReadyForQuery(chunk: Buffer): boolean {
   return at >= 0 && chunk[at] === 0x5a && chunk.readUInt32BE(at + 1) === 5;
 }
 
-/**
- * Destroys, with ETIMEDOUT, a socket that has awaited an answer for `limitMs` without receiving a byte. One timer for
- * all the sockets it watches, running only while there are some: the hot path (every statement written, every chunk
- * read) only bumps counters, where a socket timeout per statement re-armed a timer twice per statement.
- */
 interface Watched {
   socket: Socket;
   /** A statement was written and its answer has not ended yet. */
   awaiting: boolean;
-  /** Writes and reads so far; `seen` is its value at the last check, `since` when it last changed. */
-  activity: number;
-  seen: number;
-  since: number;
+  /** When the socket last wrote or received bytes (performance.now()). */
+  lastActivity: number;
 }
 
+/**
+ * Destroys, with ETIMEDOUT, a socket that has awaited an answer for `limitMs` without receiving a byte. One timer for
+ * all the sockets it watches, running only while there are some: the hot path (every statement written, every chunk
+ * read) only records the time, where a socket timeout per statement re-armed a timer twice per statement.
+ */
 class SilenceWatchdog {
   private readonly watched = new Set<Watched>();
   private timer: NodeJS.Timeout | undefined;
@@ -120,17 +118,17 @@ class SilenceWatchdog {
   }
 
   watch(socket: Socket): void {
-    const state: Watched = { socket, awaiting: false, activity: 0, seen: 0, since: performance.now() };
+    const state: Watched = { socket, awaiting: false, lastActivity: performance.now() };
     this.watched.add(state);
     // Armed while a statement awaits its answer, disarmed when an answer ends with ReadyForQuery.
     const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
     socket.write = ((...args: unknown[]) => {
-      state.activity++;
+      state.lastActivity = performance.now();
       state.awaiting = true;
       return write(...args);
     }) as Socket['write'];
     socket.on('data', (chunk: Buffer) => {
-      state.activity++;
+      state.lastActivity = performance.now();
       if (state.awaiting && endsWithReadyForQuery(chunk)) state.awaiting = false;
     });
     socket.once('close', () => {
@@ -142,12 +140,9 @@ class SilenceWatchdog {
 
   private check(): void {
     const now = performance.now();
-    for (const state of this.watched) {
-      if (!state.awaiting || state.activity !== state.seen) {
-        state.seen = state.activity;
-        state.since = now;
-      } else if (now - state.since >= this.limitMs) {
-        state.socket.destroy(
+    for (const { socket, awaiting, lastActivity } of this.watched) {
+      if (awaiting && now - lastActivity >= this.limitMs) {
+        socket.destroy(
           Object.assign(new Error(`no answer from the database within ${this.limitMs} ms`), { code: 'ETIMEDOUT' }),
         );
       }
