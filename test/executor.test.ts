@@ -44,3 +44,29 @@ describe('executors', () => {
     expect(fromJit.body).toEqual(fromReference.body);
   });
 });
+
+/** The response body as sent, to compare bytes. */
+async function rawBody(client: Client, query: string): Promise<string> {
+  const response = await fetch(`${client.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...client.headers },
+    body: JSON.stringify({ query }),
+  });
+  return response.text();
+}
+
+// Clients may compare bodies as text (caches, signatures, snapshot tests): successful results must be byte-identical,
+// key order included, with nulls where the types allow them, aliases, enums, __typename and skipped fields.
+const dataOnly: Array<[string, string]> = [
+  ['relations and pages', `{ orders(first: 20) { nodes { id status totalCents user { name email } items { quantity product { sku name priceCents currency } } payments { amountCents status order { id } } } pageInfo { hasNextPage endCursor } } }`],
+  ['nulls and aliases', `{ missing: order(id: "99999") { id } a: user(id: "1") { id n: name } users(first: 100) { pageInfo { hasNextPage endCursor } nodes { __typename id orders(first: 1, status: REFUNDED) { nodes { id } pageInfo { endCursor } } } } }`],
+  ['skipped fields', `{ products(first: 3) { nodes { id name @skip(if: true) sku @include(if: false) priceCents } } }`],
+];
+
+describe('response bodies', () => {
+  it.each(dataOnly)('%s: the same bytes from both executors', async (_name, query) => {
+    const [fromJit, fromReference] = await Promise.all([rawBody(asJit, query), rawBody(asReference, query)]);
+    expect(JSON.parse(fromJit).errors).toBeUndefined();
+    expect(fromJit).toBe(fromReference);
+  });
+});
