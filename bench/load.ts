@@ -5,6 +5,7 @@
  * histogram rounds to whole milliseconds).
  */
 import autocannon from 'autocannon';
+import { CASE1_QUERY, TYPENAME_QUERY } from './queries.js';
 
 export const CONNECTIONS = 10;
 
@@ -17,18 +18,29 @@ export interface BenchCase {
   target: 'graphql' | 'graphql-limited' | 'reference';
   /** Nodes the top-level connection must return (a sanity check of the expected body); undefined to skip. */
   expectedNodes?: number;
+  /**
+   * The reference case this one's ratios are taken against: the reference's answer to the same query where it has
+   * one, else case 1's (`ref`).
+   */
+  reference: string;
 }
 
-const CASE1_QUERY = '{ orders(first: 50) { nodes { id totalCents user { name } payments { amountCents } } } }';
-
 export const CASES: readonly BenchCase[] = [
-  { key: 'c1', label: '1 orders+user+payments', query: CASE1_QUERY, target: 'graphql', expectedNodes: 50 },
+  {
+    key: 'c1',
+    label: '1 orders+user+payments',
+    query: CASE1_QUERY,
+    target: 'graphql',
+    expectedNodes: 50,
+    reference: 'ref',
+  },
   {
     key: 'c2',
     label: '2 orders>items>product',
     query: '{ orders(first: 50) { nodes { id items { quantity product { name priceCents } } } } }',
     target: 'graphql',
     expectedNodes: 50,
+    reference: 'ref',
   },
   {
     key: 'c3',
@@ -36,16 +48,26 @@ export const CASES: readonly BenchCase[] = [
     query: '{ users(first: 50) { nodes { name orders(first: 5) { nodes { id payments { amountCents } } } } } }',
     target: 'graphql',
     expectedNodes: 50,
+    reference: 'ref',
   },
-  { key: 'c4', label: '4 __typename', query: '{ __typename }', target: 'graphql' },
+  { key: 'c4', label: '4 __typename', query: TYPENAME_QUERY, target: 'graphql', reference: 'ref4' },
   {
     key: 'c1rl',
     label: '1 with @rateLimit (Redis)',
     query: CASE1_QUERY,
     target: 'graphql-limited',
     expectedNodes: 50,
+    reference: 'ref',
   },
-  { key: 'ref', label: '5 reference (case 1)', query: CASE1_QUERY, target: 'reference', expectedNodes: 50 },
+  {
+    key: 'ref',
+    label: '5 reference (case 1)',
+    query: CASE1_QUERY,
+    target: 'reference',
+    expectedNodes: 50,
+    reference: 'ref',
+  },
+  { key: 'ref4', label: '6 reference (case 4)', query: TYPENAME_QUERY, target: 'reference', reference: 'ref4' },
 ];
 
 export function requestBody(benchCase: BenchCase): string {

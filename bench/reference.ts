@@ -1,15 +1,20 @@
 /**
- * The hand-written reference for case 1, run by bench/run.ts as a child process of its own: node:http and
- * postgres.js (same pool settings as the GraphQL server's defaults), no GraphQL, no logging. It answers every
- * POST /graphql with the first 50 orders (newest first) with their user's name and their payments, using the
- * minimal batched queries: the page (`order by id desc limit 51`, like the server's "one extra row" page), then
- * users and payments by `= any($1)` in parallel. The body has exactly the bytes Apollo would send for case 1.
- * GET /__stats reports how many requests and SQL statements it has served.
+ * The hand-written reference, run by bench/run.ts as a child process of its own: node:http and postgres.js (same
+ * pool settings as the GraphQL server's defaults), no GraphQL, no logging. It parses each POST /graphql body and
+ * answers the two queries it knows, after the same token check the server makes:
+ * - case 1: the first 50 orders (newest first) with their user's name and their payments, using the minimal batched
+ *   queries: the page (`order by id desc limit 51`, like the server's "one extra row" page), then users and payments
+ *   by `= any($1)` in parallel;
+ * - case 4, `{ __typename }`: nothing more than the token check, so the GraphQL server's case 4 against it is the
+ *   framework's fixed cost per request.
+ * Each body has exactly the bytes Apollo would send. GET /__stats reports how many requests and SQL statements it has
+ * served.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import postgres from 'postgres';
 import { readReferenceSettings } from './env.js';
+import { CASE1_QUERY, TYPENAME_QUERY } from './queries.js';
 
 const settings = readReferenceSettings();
 const sql = postgres(settings.databaseUrl, {
@@ -57,7 +62,7 @@ async function authenticate(header: string | undefined): Promise<boolean> {
   return rows.length === 1;
 }
 
-/** Case 1's body, and the statements it took. */
+/** Case 1's body, and the statements it took (the token lookup aside). */
 async function ordersPage(): Promise<{ body: string; statements: number }> {
   let issued = 1;
   const rows = await query<OrderRow>('select id, user_id, total_cents from orders order by id desc limit $1', [
@@ -107,15 +112,37 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
   res.end(body);
 }
 
+const TYPENAME_BODY = `${JSON.stringify({ data: { __typename: 'Query' } })}\n`;
+const UNKNOWN_QUERY_BODY = '{"errors":[{"message":"The reference answers case 1 and case 4 only."}]}\n';
+
+/** How to answer one of the known queries once the caller is authenticated: the body and the statements it took. */
+function answerFor(query: unknown): (() => Promise<{ body: string; statements: number }>) | undefined {
+  if (query === CASE1_QUERY) return ordersPage;
+  if (query === TYPENAME_QUERY) return async () => ({ body: TYPENAME_BODY, statements: 0 });
+  return undefined;
+}
+
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const incomingId = req.headers['x-request-id'];
   const requestId = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
   if (req.method === 'POST' && req.url === '/graphql') {
-    // The body is always case 1's query: drain it, then answer.
-    req.on('data', () => {});
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      let query: unknown;
+      try {
+        query = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { query?: unknown }).query;
+      } catch {
+        send(res, 400, '{"errors":[{"message":"The request body is not valid JSON."}]}\n', requestId);
+        return;
+      }
+      const answer = answerFor(query);
+      if (!answer) {
+        send(res, 400, UNKNOWN_QUERY_BODY, requestId);
+        return;
+      }
       authenticate(req.headers.authorization)
-        .then(async (ok) => (ok ? { ...(await ordersPage()), authenticated: true } : { authenticated: false as const }))
+        .then(async (ok) => (ok ? { ...(await answer()), authenticated: true } : { authenticated: false as const }))
         .then(
           (outcome) => {
             if (!outcome.authenticated) {

@@ -43,6 +43,8 @@ export interface CaseSummary {
   label: string;
   query: string;
   target: BenchCase['target'];
+  /** The reference case the ratios are taken against. */
+  reference: string;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -144,6 +146,7 @@ export function summariseCase(
     label: benchCase.label,
     query: benchCase.query,
     target: benchCase.target,
+    reference: benchCase.reference,
     reqPerSec: median(rounds.map((r) => r.reqPerSec)),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
@@ -158,13 +161,15 @@ export function summariseCase(
 export function withRatios(
   summaries: Array<Omit<CaseSummary, 'reqPerSecVsReference' | 'p99VsReference'>>,
 ): CaseSummary[] {
-  const reference = summaries.find((s) => s.target === 'reference');
-  if (!reference) throw new Error('no reference case');
-  return summaries.map((s) => ({
-    ...s,
-    reqPerSecVsReference: s.reqPerSec / reference.reqPerSec,
-    p99VsReference: s.p99Ms / reference.p99Ms,
-  }));
+  return summaries.map((s) => {
+    const reference = summaries.find((r) => r.key === s.reference && r.target === 'reference');
+    if (!reference) throw new Error(`case ${s.key}: no reference case ${s.reference}`);
+    return {
+      ...s,
+      reqPerSecVsReference: s.reqPerSec / reference.reqPerSec,
+      p99VsReference: s.p99Ms / reference.p99Ms,
+    };
+  });
 }
 
 export function evaluateTarget(cases: CaseSummary[]): BenchReport['target'] {
@@ -234,8 +239,12 @@ export function formatReport(report: BenchReport): string {
     );
   }
   const t = report.target;
+  const againstOthers = report.cases.filter((c) => c.reference !== 'ref' && c.key !== c.reference);
   lines.push(
     '',
+    `×ref: against the reference's answer to case 1 (ref)${againstOthers
+      .map((c) => `; ${c.key} against ${c.reference}, the reference's answer to the same query`)
+      .join('')}.`,
     `Per-round req/s: ${report.cases
       .map((c) => `${c.key} ${c.rounds.map((r) => r.reqPerSec.toFixed(0)).join('/')}`)
       .join(', ')}`,
