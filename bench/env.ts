@@ -5,7 +5,8 @@
  *   BENCH_DATABASE_URL / DATABASE_URL  admin URL of the Postgres server (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_DURATION_SECONDS             seconds per case per round (default 10)
  *   BENCH_ROUNDS                       measured rounds (default 3)
- *   BENCH_WARMUP_SECONDS               warm-up seconds per case before round 1 (default 3)
+ *   BENCH_WARMUP_SECONDS               warm-up seconds per case before round 1 (default 3); each measured run is also
+ *                                      preceded by min(2, this) s of unmeasured load on its case
  */
 
 export interface BenchSettings {

@@ -71,7 +71,14 @@ export interface Machine {
 export interface BenchReport {
   date: string;
   machine: Machine;
-  settings: { durationSeconds: number; rounds: number; warmupSeconds: number; connections: number };
+  settings: {
+    durationSeconds: number;
+    rounds: number;
+    warmupSeconds: number;
+    /** Unmeasured load right before each measured run. */
+    rewarmSeconds: number;
+    connections: number;
+  };
   seed: { options: SeedOptions; summary: SeedSummary };
   target: {
     caseKey: string;
@@ -206,7 +213,7 @@ export function formatReport(report: BenchReport): string {
       `load average ${m.loadAverageAtStart} at start`,
     `Date: ${report.date}`,
     `Load: autocannon, ${s.connections} connections, ${s.rounds} round(s) × ${s.durationSeconds} s per case ` +
-      `(order rotated each round), ${s.warmupSeconds} s warm-up per case`,
+      `(order rotated each round), ${s.warmupSeconds} s warm-up per case, ${s.rewarmSeconds} s more before each run`,
     `Data: ${Object.entries(report.seed.summary)
       .map(([k, v]) => `${v} ${k}`)
       .join(', ')}`,

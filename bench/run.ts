@@ -41,6 +41,8 @@ import { readServerLog } from './server-log.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsFile = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+/** Unmeasured load on a case right before each of its measured runs (at most the warm-up setting). */
+const REWARM_SECONDS = 2;
 const referenceEntry = fileURLToPath(new URL('./reference.ts', import.meta.url));
 
 const settings = readBenchSettings();
@@ -299,6 +301,7 @@ async function main(): Promise<number> {
   }
 
   const rounds = new Map<string, RoundResult[]>(CASES.map((c) => [c.key, []]));
+  const rewarmSeconds = Math.min(REWARM_SECONDS, settings.warmupSeconds);
   const referenceFigures = new Map<string, StatementFigures>(
     CASES.filter((c) => c.target === 'reference').map((c) => [
       c.key,
@@ -308,6 +311,12 @@ async function main(): Promise<number> {
   for (let round = 1; round <= settings.rounds; round++) {
     const order = CASES.map((_, i) => CASES[(i + round - 1) % CASES.length]!);
     for (const [index, benchCase] of order.entries()) {
+      if (rewarmSeconds > 0) {
+        // Between its runs a server sits idle while the other cases run (20-50 s): its pool closes idle connections
+        // (DB_IDLE_TIMEOUT_SECONDS, 30 s by default) and V8 shrinks its heap. Without this, each measured run would
+        // start cold by an amount that depends on the case order.
+        addRunErrors(errors.get(benchCase.key)!, await runCase(benchCase, `r${round}warm`, rewarmSeconds));
+      }
       const before = benchCase.target === 'reference' ? await referenceStats(urls.reference) : undefined;
       const run = await runCase(benchCase, `r${round}`, settings.durationSeconds);
       if (before) {
@@ -374,6 +383,7 @@ async function main(): Promise<number> {
       durationSeconds: settings.durationSeconds,
       rounds: settings.rounds,
       warmupSeconds: settings.warmupSeconds,
+      rewarmSeconds,
       connections: CONNECTIONS,
     },
     seed: { options: BENCH_SEED_OPTIONS, summary: seedSummary },
