@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: builds the project, recreates and seeds the `ledger_bench` database, starts the GraphQL server
  * (`node dist/main.js`, production mode) and the hand-written reference (bench/reference.ts) as child processes,
- * checks that the reference answers case 1 with the same body, then loads every case with autocannon in rotated
- * rounds. Prints a table, writes bench/results/latest.json, and always stops the children and drops the database,
- * on success, failure or Ctrl-C. Exits 1 when any case had errors (the case-1 target is reported, never enforced).
+ * checks that the reference answers case 1 and case 4 with the same bodies, then loads every case with autocannon in
+ * rotated rounds, each measured run right after a short unmeasured one. Prints a table, writes
+ * bench/results/latest.json, and always stops the children and drops the database, on success, failure or Ctrl-C.
+ * Exits 1 when any case had errors (the case-1 target is reported, never enforced).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
