@@ -24,6 +24,7 @@ import {
 import { BENCH_SEED_OPTIONS, benchDatabaseUrl, connectAdmin, seedBenchData, type AdminConnection } from './database.js';
 import { childBaseEnv, readBenchSettings, referenceEnv } from './env.js';
 import { CASES, CONNECTIONS, requestBody, runLoad, type BenchCase, type RunResult } from './load.js';
+import { TYPENAME_QUERY } from './queries.js';
 import {
   addRunErrors,
   describeMachine,
@@ -230,7 +231,7 @@ async function main(): Promise<number> {
       : benchCase.target === 'graphql-limited'
         ? urls.limited
         : `${urls.reference}/graphql`;
-  const typename = JSON.stringify({ query: '{ __typename }' });
+  const typename = JSON.stringify({ query: TYPENAME_QUERY });
   await Promise.all([
     waitUntil(
       'the GraphQL server',
